@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR BSD-3-Clause) */
+/* Do not edit directly, auto-generated from: */
+/*	spec/vpnflow.yaml */
+/* YNL-GEN by scripts/ynl-gen.py */
+
+#ifndef _LINUX_VPNFLOW_GEN_H
+#define _LINUX_VPNFLOW_GEN_H
+
+#include <net/netlink.h>
+#include <net/genetlink.h>
+
+#include <uapi/linux/vpnflow.h>
+
+extern const struct nla_policy vpnflow_options_nl_policy[VPNFLOW_A_OPTIONS_MAX + 1];
+
+int vpnflow_nl_options_get_doit(struct sk_buff *skb, struct genl_info *info);
+int vpnflow_nl_options_set_doit(struct sk_buff *skb, struct genl_info *info);
+int vpnflow_nl_counters_get_doit(struct sk_buff *skb, struct genl_info *info);
+
+extern const struct genl_ops vpnflow_nl_ops[3];
+
+#endif /* _LINUX_VPNFLOW_GEN_H */

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vpnflow_preserve: generic netlink family (handlers in netlink.c, policies
+ * and op table generated into netlink-gen.c from spec/vpnflow.yaml).
+ *
+ * Copyright (C) 2026 The vpnflow authors.
+ */
+#ifndef _VPNFLOW_NETLINK_H
+#define _VPNFLOW_NETLINK_H
+
+#include <net/genetlink.h>
+
+extern struct genl_family vpnflow_nl_family;
+
+#endif /* _VPNFLOW_NETLINK_H */

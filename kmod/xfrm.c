@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vpnflow_preserve: xfrm key-manager listener.
+ *
+ * We register as a key manager (like af_key and xfrm_user) to be told of
+ * every SA and policy change in every network namespace. ->notify runs
+ * under RCU and, for expiries, from the state timer in softirq context:
+ * it only records the event; anything heavier is deferred to process
+ * context by its consumer.
+ *
+ * Copyright (C) 2026 The vpnflow authors.
+ */
+
+#include <linux/module.h>
+#include <net/xfrm.h>
+
+#include "vpnflow.h"
+
+static int vpnflow_km_notify(struct xfrm_state *x, const struct km_event *c)
+{
+	struct net *net = x ? xs_net(x) : c->net;
+
+	atomic64_inc(&vpnflow_pernet(net)->cnt.sa_events);
+	return 0;
+}
+
+static int vpnflow_km_notify_policy(struct xfrm_policy *xp, int dir,
+				    const struct km_event *c)
+{
+	struct net *net = xp ? xp_net(xp) : c->net;
+
+	atomic64_inc(&vpnflow_pernet(net)->cnt.policy_events);
+	return 0;
+}
+
+/*
+ * km_query() and xfrm_user_policy() call these without a NULL check.
+ * We are a listener, not a key manager: never answer an acquire and
+ * never compile a per-socket policy.
+ */
+static int vpnflow_km_acquire(struct xfrm_state *x, struct xfrm_tmpl *t,
+			      struct xfrm_policy *xp)
+{
+	return -EINVAL;
+}
+
+static struct xfrm_policy *vpnflow_km_compile_policy(struct sock *sk, int opt,
+						     u8 *data, int len, int *dir)
+{
+	*dir = -EOPNOTSUPP;
+	return NULL;
+}
+
+static struct xfrm_mgr vpnflow_km = {
+	.notify		= vpnflow_km_notify,
+	.notify_policy	= vpnflow_km_notify_policy,
+	.acquire	= vpnflow_km_acquire,
+	.compile_policy	= vpnflow_km_compile_policy,
+};
+
+int vpnflow_xfrm_init(void)
+{
+	return compat_xfrm_register_km(&vpnflow_km);
+}
+
+void vpnflow_xfrm_exit(void)
+{
+	xfrm_unregister_km(&vpnflow_km);
+}

@@ -1,0 +1,454 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vpnsysopt: the options of a network namespace.
+ *
+ *   [no] connection preserve-vpn-flows
+ *   [no] connection reclassify-vpn
+ *   connection tcpmss N | no connection tcpmss
+ *   connection tcpmss minimum N | no connection tcpmss minimum
+ *   [no] connection tcpmss auto
+ *   timeout preserve-vpn-flows H:MM:SS|SECONDS | no timeout preserve-vpn-flows
+ *   show running-config [all]
+ *
+ * One table describes every option: its attribute, its words in the
+ * running configuration, its JSON key and its default.
+ *
+ * Copyright (C) 2026 The vpnflow authors.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "json.h"
+#include "kw.h"
+#include "vpnsysopt.h"
+
+enum opt_kind {
+	OPT_BOOL,	/* u8 0/1: "[no] sysopt connection X" */
+	OPT_MSS,	/* u32 0 or 48-65535: "sysopt connection X N" */
+	OPT_TIMEOUT,	/* u32 seconds: "timeout X H:MM:SS" */
+};
+
+struct opt_desc {
+	const char *words;	/* in the running configuration */
+	const char *json;
+	enum opt_kind kind;
+	uint32_t def;		/* the ASA's default */
+};
+
+static const struct opt_desc opt_desc[VPNFLOW_A_OPTIONS_MAX + 1] = {
+	[VPNFLOW_A_OPTIONS_PRESERVE_VPN_FLOWS] = {
+		"sysopt connection preserve-vpn-flows",
+		"preserve_vpn_flows", OPT_BOOL, 0,
+	},
+	[VPNFLOW_A_OPTIONS_RECLASSIFY_VPN] = {
+		"sysopt connection reclassify-vpn",
+		"reclassify_vpn", OPT_BOOL, 1,
+	},
+	[VPNFLOW_A_OPTIONS_TCPMSS] = {
+		"sysopt connection tcpmss",
+		"tcpmss", OPT_MSS, 1380,
+	},
+	[VPNFLOW_A_OPTIONS_TCPMSS_MINIMUM] = {
+		"sysopt connection tcpmss minimum",
+		"tcpmss_minimum", OPT_MSS, 0,
+	},
+	[VPNFLOW_A_OPTIONS_TCPMSS_AUTO] = {
+		"sysopt connection tcpmss auto",
+		"tcpmss_auto", OPT_BOOL, 0,
+	},
+	[VPNFLOW_A_OPTIONS_PRESERVE_TIMEOUT] = {
+		"timeout preserve-vpn-flows",
+		"preserve_timeout", OPT_TIMEOUT, 3600,
+	},
+};
+
+/* "show running-config" order: the ASA's, then the Linux-only options. */
+static const int opt_order[] = {
+	VPNFLOW_A_OPTIONS_TCPMSS,
+	VPNFLOW_A_OPTIONS_TCPMSS_MINIMUM,
+	VPNFLOW_A_OPTIONS_RECLASSIFY_VPN,
+	VPNFLOW_A_OPTIONS_PRESERVE_VPN_FLOWS,
+	VPNFLOW_A_OPTIONS_TCPMSS_AUTO,
+	VPNFLOW_A_OPTIONS_PRESERVE_TIMEOUT,
+};
+
+#define MSS_RANGE	"0 (off) or 48-65535"
+#define MSS_ALT		"a number (0 or 48-65535)"
+#define TIMEOUT_RANGE	"0:00:01-596:31:23 (1-2147483 seconds)"
+#define TIMEOUT_ALT	"H:MM:SS or SECONDS, " TIMEOUT_RANGE
+
+static bool opt_known(int attr)
+{
+	return attr > 0 && attr <= VPNFLOW_A_OPTIONS_MAX && opt_desc[attr].json;
+}
+
+/* Parsing */
+
+static int opt_set_exec(struct vs *vs);
+
+static int opt_set(struct vs *vs, int attr, uint32_t val)
+{
+	vs->set.present |= 1U << attr;
+	vs->set.val[attr] = val;
+	vs->exec = opt_set_exec;
+	return 0;
+}
+
+static bool is_value(const char *s)
+{
+	return (*s >= '0' && *s <= '9') || *s == '-' || *s == '+';
+}
+
+/* Decimal digits only; -ERANGE above UINT32_MAX, -EINVAL if not a number. */
+static int parse_u32(const char *s, const char *end, uint32_t *val)
+{
+	uint64_t v = 0;
+
+	if (s == end)
+		return -EINVAL;
+	for (; s < end; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		v = v * 10 + (*s - '0');
+		if (v > UINT32_MAX)
+			v = (uint64_t)UINT32_MAX + 1;
+	}
+	if (v > UINT32_MAX)
+		return -ERANGE;
+	*val = v;
+	return 0;
+}
+
+static int parse_mss(struct vs *vs, char **at, const char *what,
+		     uint32_t *mss)
+{
+	const char *s = *at;
+	int err;
+
+	err = parse_u32(s, s + strlen(s), mss);
+	if (err == -EINVAL)
+		return kw_error(vs, at, "%s \"%s\" is not a number; expected %s",
+				what, s, MSS_ALT);
+	if (err || (*mss && *mss < VPNFLOW_TCPMSS_MIN) ||
+	    *mss > VPNFLOW_TCPMSS_MAX)
+		return kw_error(vs, at, "%s %s is out of range: must be %s",
+				what, s, MSS_RANGE);
+	return 0;
+}
+
+/* SECONDS or H:MM:SS, as the ASA writes its timeouts. */
+static int parse_hms(const char *s, uint32_t *secs)
+{
+	const char *c1 = strchr(s, ':'), *c2;
+	uint32_t h, m, sec;
+	uint64_t total;
+	int err;
+
+	if (!c1)
+		return parse_u32(s, s + strlen(s), secs);
+	c2 = strchr(c1 + 1, ':');
+	if (!c2 || strchr(c2 + 1, ':') || c2 - c1 > 3 || strlen(c2 + 1) > 2)
+		return -EINVAL;
+	if (parse_u32(c1 + 1, c2, &m) || m > 59 ||
+	    parse_u32(c2 + 1, c2 + strlen(c2), &sec) || sec > 59)
+		return -EINVAL;
+	err = parse_u32(s, c1, &h);
+	if (err)
+		return err;
+	total = (uint64_t)h * 3600 + m * 60 + sec;
+	if (total > UINT32_MAX)
+		return -ERANGE;
+	*secs = total;
+	return 0;
+}
+
+static int parse_timeout(struct vs *vs, char **at, uint32_t *secs)
+{
+	int err = parse_hms(*at, secs);
+
+	if (err == -EINVAL)
+		return kw_error(vs, at, "invalid preserve-vpn-flows timeout \"%s\"; expected %s",
+				*at, TIMEOUT_ALT);
+	if (err || *secs < 1 || *secs > VPNFLOW_PRESERVE_TIMEOUT_MAX)
+		return kw_error(vs, at, "preserve-vpn-flows timeout %s is out of range: must be %s",
+				*at, TIMEOUT_RANGE);
+	return 0;
+}
+
+static int opt_flag(struct vs *vs, int argc, char **argv, int attr)
+{
+	int rc = kw_end(vs, argc, argv);
+
+	return rc ? rc : opt_set(vs, attr, !vs->no);
+}
+
+/* "[no] ... tcpmss [minimum] N": "no" sets 0 and ignores a valid N. */
+static int opt_mss(struct vs *vs, int argc, char **argv, int attr)
+{
+	const char *what = attr == VPNFLOW_A_OPTIONS_TCPMSS ?
+			   "tcpmss" : "tcpmss minimum";
+	uint32_t mss;
+	int rc;
+
+	if (!argc && vs->no)
+		return opt_set(vs, attr, 0);
+	if (!argc)
+		return kw_error(vs, argv, "incomplete command; expected %s",
+				MSS_ALT);
+	rc = parse_mss(vs, argv, what, &mss);
+	if (!rc)
+		rc = kw_end(vs, argc - 1, argv + 1);
+	return rc ? rc : opt_set(vs, attr, vs->no ? 0 : mss);
+}
+
+static int do_preserve(struct vs *vs, int argc, char **argv)
+{
+	return opt_flag(vs, argc, argv, VPNFLOW_A_OPTIONS_PRESERVE_VPN_FLOWS);
+}
+
+static int do_reclassify(struct vs *vs, int argc, char **argv)
+{
+	return opt_flag(vs, argc, argv, VPNFLOW_A_OPTIONS_RECLASSIFY_VPN);
+}
+
+static int do_tcpmss_auto(struct vs *vs, int argc, char **argv)
+{
+	return opt_flag(vs, argc, argv, VPNFLOW_A_OPTIONS_TCPMSS_AUTO);
+}
+
+static int do_tcpmss_minimum(struct vs *vs, int argc, char **argv)
+{
+	return opt_mss(vs, argc, argv, VPNFLOW_A_OPTIONS_TCPMSS_MINIMUM);
+}
+
+static const struct kw tcpmss_kw[] = {
+	{ "minimum",		do_tcpmss_minimum,	KW_NO },
+	{ "auto",		do_tcpmss_auto,		KW_NO },
+	KW_END
+};
+
+static int do_tcpmss(struct vs *vs, int argc, char **argv)
+{
+	if ((!argc && vs->no) || (argc && is_value(argv[0])))
+		return opt_mss(vs, argc, argv, VPNFLOW_A_OPTIONS_TCPMSS);
+	return kw_dispatch(vs, tcpmss_kw, argc, argv, MSS_ALT);
+}
+
+static const struct kw connection_kw[] = {
+	{ "preserve-vpn-flows",	do_preserve,		KW_NO },
+	{ "reclassify-vpn",	do_reclassify,		KW_NO },
+	{ "tcpmss",		do_tcpmss,		KW_NO },
+	KW_END
+};
+
+int do_connection(struct vs *vs, int argc, char **argv)
+{
+	return kw_dispatch(vs, connection_kw, argc, argv, NULL);
+}
+
+/* "no timeout preserve-vpn-flows [T]" restores the default. */
+static int do_timeout_preserve(struct vs *vs, int argc, char **argv)
+{
+	const int attr = VPNFLOW_A_OPTIONS_PRESERVE_TIMEOUT;
+	uint32_t secs;
+	int rc;
+
+	if (!argc && vs->no)
+		return opt_set(vs, attr, opt_desc[attr].def);
+	if (!argc)
+		return kw_error(vs, argv, "incomplete command; expected %s",
+				TIMEOUT_ALT);
+	rc = parse_timeout(vs, argv, &secs);
+	if (!rc)
+		rc = kw_end(vs, argc - 1, argv + 1);
+	return rc ? rc : opt_set(vs, attr, vs->no ? opt_desc[attr].def : secs);
+}
+
+static const struct kw timeout_kw[] = {
+	{ "preserve-vpn-flows",	do_timeout_preserve,	KW_NO },
+	KW_END
+};
+
+int do_timeout(struct vs *vs, int argc, char **argv)
+{
+	return kw_dispatch(vs, timeout_kw, argc, argv, NULL);
+}
+
+/* Netlink */
+
+/* The words of the option the kernel's extack points at, if any. */
+static const char *opt_bad_attr(const struct nl *nl,
+				const struct nlmsghdr *req,
+				const struct nlattr *nest)
+{
+	const struct nlattr *bad = nl_err_attr(nl, req), *a;
+
+	if (!bad)
+		return NULL;
+	mnl_attr_for_each_nested(a, nest)
+		if (a == bad && opt_known(mnl_attr_get_type(a)))
+			return opt_desc[mnl_attr_get_type(a)].words;
+	return NULL;
+}
+
+static int opt_set_exec(struct vs *vs)
+{
+	const struct vs_opts *o = &vs->set;
+	struct nlmsghdr *nlh;
+	struct nlattr *nest;
+	const char *bad;
+	int attr, rc;
+
+	nlh = nl_genl_msg(&vs->nl, VPNFLOW_CMD_OPTIONS_SET,
+			  VPNFLOW_FAMILY_VERSION, 0);
+	nest = mnl_attr_nest_start(nlh, VPNFLOW_A_OPTIONS);
+	for (attr = 1; attr <= VPNFLOW_A_OPTIONS_MAX; attr++) {
+		if (!(o->present & (1U << attr)))
+			continue;
+		if (opt_desc[attr].kind == OPT_BOOL)
+			mnl_attr_put_u8(nlh, attr, o->val[attr]);
+		else
+			mnl_attr_put_u32(nlh, attr, o->val[attr]);
+	}
+	mnl_attr_nest_end(nlh, nest);
+
+	rc = vs_talk(vs, nlh, NULL, NULL, "changing options");
+	if (rc == VS_EXIT_KERNEL) {
+		bad = opt_bad_attr(&vs->nl, nlh, nest);
+		if (bad)
+			fprintf(stderr, PROG ": the kernel rejected \"%s\"\n", bad);
+	}
+	return rc;
+}
+
+static int opt_attr_cb(const struct nlattr *a, void *data)
+{
+	struct vs_opts *o = data;
+	int attr = mnl_attr_get_type(a);
+	enum mnl_attr_data_type type;
+
+	if (!opt_known(attr))	/* from a newer module */
+		return MNL_CB_OK;
+	type = opt_desc[attr].kind == OPT_BOOL ? MNL_TYPE_U8 : MNL_TYPE_U32;
+	if (mnl_attr_validate(a, type) < 0)
+		return MNL_CB_ERROR;
+	o->val[attr] = type == MNL_TYPE_U8 ? mnl_attr_get_u8(a) :
+					     mnl_attr_get_u32(a);
+	o->present |= 1U << attr;
+	return MNL_CB_OK;
+}
+
+static int opt_get_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *a;
+
+	mnl_attr_for_each(a, nlh, GENL_HDRLEN) {
+		if (mnl_attr_get_type(a) != VPNFLOW_A_OPTIONS)
+			continue;
+		if (mnl_attr_parse_nested(a, opt_attr_cb, data) < 0) {
+			errno = EPROTO;
+			return MNL_CB_ERROR;
+		}
+	}
+	return MNL_CB_OK;
+}
+
+static int opt_get(struct vs *vs, struct vs_opts *o)
+{
+	struct nlmsghdr *nlh;
+
+	memset(o, 0, sizeof(*o));
+	nlh = nl_genl_msg(&vs->nl, VPNFLOW_CMD_OPTIONS_GET,
+			  VPNFLOW_FAMILY_VERSION, 0);
+	return vs_talk(vs, nlh, opt_get_cb, o, "reading options");
+}
+
+/* Output */
+
+static void opt_print_line(int attr, uint32_t val)
+{
+	const struct opt_desc *d = &opt_desc[attr];
+
+	switch (d->kind) {
+	case OPT_BOOL:
+		printf("%s%s\n", val ? "" : "no ", d->words);
+		break;
+	case OPT_MSS:
+		printf("%s %u\n", d->words, val);
+		break;
+	case OPT_TIMEOUT:
+		printf("%s %u:%02u:%02u\n", d->words, val / 3600,
+		       val / 60 % 60, val % 60);
+		break;
+	}
+}
+
+static void opt_print_text(const struct vs_opts *o, bool all)
+{
+	unsigned int i;
+	int attr;
+
+	for (i = 0; i < ARRAY_SIZE(opt_order); i++) {
+		attr = opt_order[i];
+		if (!(o->present & (1U << attr)))
+			continue;
+		if (all || o->val[attr] != opt_desc[attr].def)
+			opt_print_line(attr, o->val[attr]);
+	}
+}
+
+/* JSON has every option the kernel reported, "all" or not. */
+static void opt_print_json(const struct vs_opts *o, bool pretty)
+{
+	struct json j;
+	int attr;
+
+	json_init(&j, stdout, pretty);
+	json_obj_open(&j);
+	for (attr = 1; attr <= VPNFLOW_A_OPTIONS_MAX; attr++) {
+		if (!(o->present & (1U << attr)))
+			continue;
+		if (opt_desc[attr].kind == OPT_BOOL)
+			json_kv_bool(&j, opt_desc[attr].json, o->val[attr]);
+		else
+			json_kv_u64(&j, opt_desc[attr].json, o->val[attr]);
+	}
+	json_obj_close(&j);
+	json_finish(&j);
+}
+
+static int opt_show_exec(struct vs *vs)
+{
+	struct vs_opts o;
+	int rc;
+
+	rc = opt_get(vs, &o);
+	if (rc)
+		return rc;
+	if (vs->json)
+		opt_print_json(&o, vs->pretty);
+	else
+		opt_print_text(&o, vs->show_all);
+	return 0;
+}
+
+static int do_show_all(struct vs *vs, int argc, char **argv)
+{
+	vs->show_all = true;
+	return kw_end(vs, argc, argv);
+}
+
+static const struct kw running_config_kw[] = {
+	{ "all",		do_show_all,		0 },
+	KW_END
+};
+
+int do_show_running_config(struct vs *vs, int argc, char **argv)
+{
+	vs->exec = opt_show_exec;
+	if (!argc)
+		return 0;
+	return kw_dispatch(vs, running_config_kw, argc, argv, NULL);
+}

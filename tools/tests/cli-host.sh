@@ -1,0 +1,172 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Host tests of vpnsysopt: everything that needs no vpnflow_preserve module.
+# Each case runs the CLI and checks its exit code and that its output
+# (stdout and stderr together) contains a string. KTAP output.
+#
+#   tests/cli-host.sh [path/to/vpnsysopt]     (make -C tools check)
+#
+# Cases that expect "module not loaded" are skipped when the module is
+# loaded; the -n /proc/self/ns/net case is skipped without root.
+
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+bin=${1:-${VPNSYSOPT:-$here/../vpnsysopt}}
+version=$(cat "$here/../../VERSION" 2>/dev/null || echo unknown)
+
+nomod='vpnflow_preserve module not loaded (try: modprobe vpnflow_preserve)'
+mss_range='must be 0 (off) or 48-65535'
+tmo_range='must be 0:00:01-596:31:23 (1-2147483 seconds)'
+
+declare -a t_desc t_rc t_out t_args t_need
+
+# case DESCRIPTION EXIT-CODE SUBSTRING ARGS...
+case_() {
+	local desc=$1 rc=$2 out=$3
+
+	shift 3
+	t_desc+=("$desc")
+	t_rc+=("$rc")
+	t_out+=("$out")
+	if (($#)); then
+		t_args+=("$(printf '%q ' "$@")")
+	else
+		t_args+=("")
+	fi
+	if [[ $rc == 3 ]]; then
+		t_need+=(nomod)
+	else
+		t_need+=("${need:-}")
+	fi
+}
+
+# Options, help, version.
+case_ "-h prints usage"			0 "Usage: vpnsysopt"	-h
+case_ "--help prints usage"		0 "show running-config [all]" --help
+case_ "help command prints usage"	0 "Usage: vpnsysopt"	help
+case_ "-V prints the version"		0 "vpnsysopt $version"	-V
+case_ "--version prints the version"	0 "vpnsysopt $version"	--version
+case_ "no command is a usage error"	1 "Usage: vpnsysopt"
+case_ "only options is a usage error"	1 "Usage: vpnsysopt"	-j
+case_ "unknown option"			1 "Try 'vpnsysopt -h'"	-x show run
+case_ "-n needs an argument"		1 "Try 'vpnsysopt -h'"	-n
+case_ "-n rejects .."			1 'invalid network namespace name ".."' -n .. show run
+case_ "empty keyword"			1 'unknown keyword ""; expected "no"' ""
+case_ "help takes no argument"		1 'unexpected "x"'	help x
+
+# Keywords: unknown, suggestions, ambiguity, missing and extra words.
+case_ "unknown top keyword lists all"	1 'unknown keyword "bogus"; expected "no", "sysopt", "connection", "timeout", "show" or "help"' bogus
+case_ "typo suggests connection"	1 'unknown keyword "conection"; did you mean "connection"?' conection preserve-vpn-flows
+case_ "typo suggests preserve-vpn-flows" 1 'unknown keyword "presrve"; did you mean "preserve-vpn-flows"?' connection presrve
+case_ "transposition suggests show"	1 'unknown keyword "shwo"; did you mean "show"?' shwo run
+case_ "typo suggests running-config"	1 'unknown keyword "runnign"; did you mean "running-config"?' show runnign
+case_ "caret points at the bad word"	1 $'  connection presrve\n             ^' connection presrve
+case_ "ambiguous abbreviation"		1 'ambiguous keyword "s"; did you mean "sysopt" or "show"?' s run
+case_ "ambiguous abbreviation after no"	1 'unknown keyword "run"' no s run
+case_ "incomplete command lists keywords" 1 'incomplete command; expected "running-config" or "counters"' show
+case_ "incomplete connection"		1 'expected "preserve-vpn-flows", "reclassify-vpn" or "tcpmss"' connection
+case_ "incomplete tcpmss"		1 'expected "minimum", "auto" or a number (0 or 48-65535)' connection tcpmss
+case_ "missing tcpmss minimum value"	1 'incomplete command; expected a number (0 or 48-65535)' connection tcpmss minimum
+case_ "missing timeout value"		1 'expected H:MM:SS or SECONDS' timeout preserve-vpn-flows
+case_ "extra word"			1 'unexpected "extra" at the end of the command' connection preserve-vpn-flows extra
+case_ "extra word after a value"	1 'unexpected "1400"' connection tcpmss 1380 1400
+case_ "no is not valid with show"	1 '"no" is not valid with "show"' no show running-config
+case_ "no is not valid with help"	1 '"no" is not valid with "help"' no help
+case_ "sysopt only once"		1 'unknown keyword "sysopt"' sysopt sysopt connection preserve-vpn-flows
+case_ "no only before sysopt"		1 'unknown keyword "no"' sysopt no connection preserve-vpn-flows
+case_ "unknown tcpmss keyword"		1 'unknown keyword "maximum"' connection tcpmss maximum 1400
+case_ "show running-config junk"	1 'unknown keyword "sysopts"; expected "all"' show running-config sysopts
+
+# Values, checked before anything is sent.
+case_ "tcpmss below 48"			1 "tcpmss 47 is out of range: $mss_range" connection tcpmss 47
+case_ "tcpmss above 65535"		1 "tcpmss 65536 is out of range: $mss_range" connection tcpmss 65536
+case_ "tcpmss far above u32"		1 "tcpmss 99999999999999999999 is out of range" connection tcpmss 99999999999999999999
+case_ "tcpmss not a number"		1 'tcpmss "12x" is not a number' connection tcpmss 12x
+case_ "tcpmss negative"			1 'tcpmss "-5" is not a number' connection tcpmss -5
+case_ "tcpmss minimum below 48"		1 "tcpmss minimum 1 is out of range: $mss_range" connection tcpmss minimum 1
+case_ "no tcpmss checks its value"	1 "tcpmss 20 is out of range" no connection tcpmss 20
+case_ "timeout 0"			1 "preserve-vpn-flows timeout 0 is out of range: $tmo_range" timeout preserve-vpn-flows 0
+case_ "timeout above the maximum"	1 "timeout 2147484 is out of range" timeout preserve-vpn-flows 2147484
+case_ "timeout H:MM:SS above the maximum" 1 "timeout 596:31:24 is out of range" timeout preserve-vpn-flows 596:31:24
+case_ "timeout 0:00:00"			1 "timeout 0:00:00 is out of range" timeout preserve-vpn-flows 0:00:00
+case_ "timeout minutes over 59"		1 'invalid preserve-vpn-flows timeout "1:60:00"' timeout preserve-vpn-flows 1:60:00
+case_ "timeout with two fields"		1 'invalid preserve-vpn-flows timeout "1:00"' timeout preserve-vpn-flows 1:00
+case_ "timeout not a number"		1 'invalid preserve-vpn-flows timeout "1h"' timeout preserve-vpn-flows 1h
+
+# Valid commands: parsed, then the family lookup fails.
+case_ "show running-config"		3 "$nomod" show running-config
+case_ "sh run all"			3 "$nomod" sh run all
+case_ "upper case keywords"		3 "$nomod" SHOW RUN ALL
+case_ "show counters"			3 "$nomod" show counters
+case_ "-j show counters"		3 "$nomod" -j show counters
+case_ "-p show running-config"		3 "$nomod" -p show running-config
+case_ "conn pres"			3 "$nomod" conn pres
+case_ "no connection reclassify-vpn"	3 "$nomod" no connection reclassify-vpn
+case_ "connection tcpmss 48"		3 "$nomod" connection tcpmss 48
+case_ "connection tcpmss 65535"		3 "$nomod" connection tcpmss 65535
+case_ "connection tcpmss auto"		3 "$nomod" connection tcpmss auto
+case_ "no connection tcpmss"		3 "$nomod" no connection tcpmss
+case_ "no connection tcpmss minimum"	3 "$nomod" no connection tcpmss minimum
+case_ "no timeout preserve-vpn-flows"	3 "$nomod" no timeout preserve-vpn-flows
+case_ "timeout in seconds, maximum"	3 "$nomod" timeout preserve-vpn-flows 2147483
+case_ "timeout H:MM:SS, maximum"	3 "$nomod" timeout preserve-vpn-flows 596:31:23
+case_ "run-config line: tcpmss"		3 "$nomod" sysopt connection tcpmss 1380
+case_ "run-config line: tcpmss minimum"	3 "$nomod" sysopt connection tcpmss minimum 0
+case_ "run-config line: reclassify-vpn"	3 "$nomod" sysopt connection reclassify-vpn
+case_ "run-config line: no preserve"	3 "$nomod" no sysopt connection preserve-vpn-flows
+case_ "run-config line: no tcpmss auto"	3 "$nomod" no sysopt connection tcpmss auto
+case_ "run-config line: timeout"	3 "$nomod" timeout preserve-vpn-flows 1:00:00
+
+# Network namespaces.
+case_ "-n of a missing namespace"	5 'cannot open network namespace "vpnsysopt-no-such-ns"' -n vpnsysopt-no-such-ns show running-config
+need=root
+case_ "-n with a path enters it"	3 "$nomod" -n /proc/self/ns/net show running-config
+need=
+
+if [[ ! -x $bin ]]; then
+	echo "$0: $bin: not an executable (build it with make -C tools)" >&2
+	exit 1
+fi
+
+n=${#t_desc[@]}
+pass=0
+fail=0
+skip=0
+
+echo "KTAP version 1"
+echo "1..$n"
+for ((i = 0; i < n; i++)); do
+	num=$((i + 1))
+	desc=${t_desc[i]}
+
+	if [[ ${t_need[i]} == nomod && -d /sys/module/vpnflow_preserve ]]; then
+		echo "ok $num $desc # SKIP vpnflow_preserve is loaded"
+		skip=$((skip + 1))
+		continue
+	fi
+	if [[ ${t_need[i]} == root && $(id -u) != 0 ]]; then
+		echo "ok $num $desc # SKIP needs root"
+		skip=$((skip + 1))
+		continue
+	fi
+
+	eval "set -- ${t_args[i]}"
+	out=$("$bin" "$@" 2>&1)
+	rc=$?
+	if [[ $rc == "${t_rc[i]}" && $out == *"${t_out[i]}"* ]]; then
+		echo "ok $num $desc"
+		pass=$((pass + 1))
+		continue
+	fi
+	echo "not ok $num $desc"
+	echo "# command: vpnsysopt ${t_args[i]}"
+	echo "# expected exit ${t_rc[i]} and output containing:"
+	echo "#   ${t_out[i]//$'\n'/$'\n'#   }"
+	echo "# got exit $rc and output:"
+	echo "#   ${out//$'\n'/$'\n'#   }"
+	fail=$((fail + 1))
+done
+echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$skip error:0"
+[[ $fail == 0 ]]

@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vpnsysopt: the ASA's "sysopt connection" and related commands for the
+ * vpnflow_preserve kernel module, over its generic netlink family.
+ *
+ *   vpnsysopt [-n NETNS] [-j] [-p] [-V] [-h] [no] [sysopt] COMMAND
+ *
+ * This file has main(), the global options, the top of the command
+ * grammar and the mapping of failures to messages and exit codes. Each
+ * area of commands lives in its own file (options.c, counters.c) and hooks
+ * into the keyword tables below.
+ *
+ * Copyright (C) 2026 The vpnflow authors.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kw.h"
+#include "vpnsysopt.h"
+
+#ifndef VPNSYSOPT_VERSION
+#define VPNSYSOPT_VERSION	"unknown"
+#endif
+
+#define NETNS_RUN_DIR		"/run/netns"
+#define MODULE_NAME		"vpnflow_preserve"
+
+void vs_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: " PROG " [-n NETNS] [-j [-p]] [no] [sysopt] COMMAND\n"
+		"       " PROG " -V | -h\n"
+		"\n"
+		"Commands (keywords may be abbreviated while unambiguous):\n"
+		"  [no] connection preserve-vpn-flows\n"
+		"  [no] connection reclassify-vpn\n"
+		"  connection tcpmss {0 | 48-65535}\n"
+		"  no connection tcpmss\n"
+		"  connection tcpmss minimum {0 | 48-65535}\n"
+		"  no connection tcpmss minimum\n"
+		"  [no] connection tcpmss auto\n"
+		"  timeout preserve-vpn-flows {H:MM:SS | SECONDS}\n"
+		"  no timeout preserve-vpn-flows\n"
+		"  show running-config [all]\n"
+		"  show counters\n"
+		"  help\n"
+		"\n"
+		"Options:\n"
+		"  -n, --netns NETNS  act in network namespace NETNS (see ip-netns(8))\n"
+		"  -j, --json         JSON output\n"
+		"  -p, --pretty       indented JSON output (implies -j)\n"
+		"  -V, --version      print the version and exit\n"
+		"  -h, --help         print this help and exit\n"
+		"\n"
+		"Exit codes: 0 success, 1 syntax error, 2 rejected by the kernel,\n"
+		"3 module not loaded, 4 permission denied, 5 other system error.\n"
+		"See vpnsysopt(8).\n");
+}
+
+static int vs_errno_exit(int err)
+{
+	return err == EPERM || err == EACCES ? VS_EXIT_PERM : VS_EXIT_SYS;
+}
+
+/* Report a failed nl_talk() about @what; returns the exit code. */
+static int vs_nl_error(struct vs *vs, int err, const char *what)
+{
+	const struct nl_err *e = &vs->nl.err;
+
+	if (!e->kernel) {
+		fprintf(stderr, PROG ": %s: %s\n", what, strerror(err));
+		return vs_errno_exit(err);
+	}
+
+	fprintf(stderr, "Error: %s\n", e->msg[0] ? e->msg : strerror(err));
+	switch (err) {
+	case EPERM:
+	case EACCES:
+		fprintf(stderr, PROG ": permission denied: %s needs %s\n",
+			what, "CAP_NET_ADMIN over the network namespace");
+		return VS_EXIT_PERM;
+	case EOPNOTSUPP:
+		fprintf(stderr, PROG ": %s: not supported by the loaded "
+			MODULE_NAME " module\n", what);
+		break;
+	}
+	return VS_EXIT_KERNEL;
+}
+
+/*
+ * Send a request to the vpnflow family and run @cb on the replies. Returns
+ * 0 or an exit code, having said why.
+ */
+int vs_talk(struct vs *vs, struct nlmsghdr *req, mnl_cb_t cb, void *data,
+	    const char *what)
+{
+	const struct genlmsghdr *genl = mnl_nlmsg_get_payload(req);
+	int err;
+
+	if (!nl_family_has_op(&vs->nl, genl->cmd)) {
+		fprintf(stderr, PROG ": %s: not supported by the loaded "
+			MODULE_NAME " module (older than " PROG "?)\n", what);
+		return VS_EXIT_KERNEL;
+	}
+	err = nl_talk(&vs->nl, req, cb, data);
+	if (err)
+		return vs_nl_error(vs, -err, what);
+	if (vs->nl.err.msg[0])
+		fprintf(stderr, "Warning: %s\n", vs->nl.err.msg);
+	return 0;
+}
+
+/* Like ip -n: enter the network namespace before opening the socket. */
+static int vs_netns(const char *name)
+{
+	char path[PATH_MAX];
+	int fd, err;
+
+	if (strchr(name, '/'))
+		snprintf(path, sizeof(path), "%s", name);
+	else
+		snprintf(path, sizeof(path), NETNS_RUN_DIR "/%s", name);
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = errno;
+		fprintf(stderr, PROG ": cannot open network namespace \"%s\": %s\n",
+			name, strerror(err));
+		return vs_errno_exit(err);
+	}
+	if (setns(fd, CLONE_NEWNET) < 0) {
+		err = errno;
+		fprintf(stderr, PROG ": cannot enter network namespace \"%s\": %s\n",
+			name, strerror(err));
+		close(fd);
+		return vs_errno_exit(err);
+	}
+	close(fd);
+	return 0;
+}
+
+/* Open the socket, find the family and run the parsed command. */
+static int vs_run(struct vs *vs)
+{
+	int rc;
+
+	if (vs->netns) {
+		rc = vs_netns(vs->netns);
+		if (rc)
+			return rc;
+	}
+
+	rc = nl_open(&vs->nl);
+	if (rc) {
+		fprintf(stderr, PROG ": cannot open a generic netlink socket: %s\n",
+			strerror(-rc));
+		return vs_errno_exit(-rc);
+	}
+
+	rc = nl_family_get(&vs->nl, VPNFLOW_FAMILY_NAME);
+	if (rc == -ENOENT && vs->nl.err.kernel) {
+		fprintf(stderr, PROG ": %s module not loaded (try: modprobe %s)\n",
+			MODULE_NAME, MODULE_NAME);
+		rc = VS_EXIT_NOMOD;
+	} else if (rc) {
+		rc = vs_nl_error(vs, -rc, "looking up the \""
+				 VPNFLOW_FAMILY_NAME "\" netlink family");
+	} else {
+		rc = vs->exec(vs);
+	}
+	nl_close(&vs->nl);
+	return rc;
+}
+
+/* The grammar's top: [no] [sysopt] COMMAND. */
+
+static int do_show(struct vs *vs, int argc, char **argv);
+static int do_help(struct vs *vs, int argc, char **argv);
+static int do_no(struct vs *vs, int argc, char **argv);
+static int do_sysopt(struct vs *vs, int argc, char **argv);
+
+/*
+ * The first word. "no" goes on with the rest of the table from "sysopt",
+ * and "sysopt" with the rest from the first command, so that a command is
+ * listed once and "s" stays ambiguous, as on the ASA.
+ */
+enum { TOP_NO, TOP_SYSOPT, TOP_COMMANDS };
+
+static const struct kw top_kw[] = {
+	[TOP_NO]	= { "no",		do_no,			0 },
+	[TOP_SYSOPT]	= { "sysopt",		do_sysopt,		KW_NO },
+	[TOP_COMMANDS]	= { "connection",	do_connection,		KW_NO },
+	{ "timeout",		do_timeout,		KW_NO },
+	{ "show",		do_show,		0 },
+	{ "help",		do_help,		0 },
+	KW_END
+};
+
+static const struct kw show_kw[] = {
+	{ "running-config",	do_show_running_config,	0 },
+	{ "counters",		do_show_counters,	0 },
+	KW_END
+};
+
+static int do_no(struct vs *vs, int argc, char **argv)
+{
+	vs->no = true;
+	return kw_dispatch(vs, &top_kw[TOP_SYSOPT], argc, argv, NULL);
+}
+
+/* "sysopt" is optional, so that running-config lines are commands. */
+static int do_sysopt(struct vs *vs, int argc, char **argv)
+{
+	return kw_dispatch(vs, &top_kw[TOP_COMMANDS], argc, argv, NULL);
+}
+
+static int do_show(struct vs *vs, int argc, char **argv)
+{
+	return kw_dispatch(vs, show_kw, argc, argv, NULL);
+}
+
+static int do_help(struct vs *vs, int argc, char **argv)
+{
+	int rc = kw_end(vs, argc, argv);
+
+	if (!rc)
+		vs_usage(stdout);
+	return rc;
+}
+
+/* Global options; returns -1 to go on, else an exit code. */
+static int vs_options(struct vs *vs, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "netns",	required_argument,	NULL, 'n' },
+		{ "json",	no_argument,		NULL, 'j' },
+		{ "pretty",	no_argument,		NULL, 'p' },
+		{ "version",	no_argument,		NULL, 'V' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+n:jpVh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			if (!*optarg || !strcmp(optarg, ".") ||
+			    !strcmp(optarg, "..") || strlen(optarg) >= NAME_MAX) {
+				fprintf(stderr, PROG ": invalid network namespace name \"%s\"\n",
+					optarg);
+				return VS_EXIT_USAGE;
+			}
+			vs->netns = optarg;
+			break;
+		case 'p':
+			vs->pretty = true;
+			/* fall through */
+		case 'j':
+			vs->json = true;
+			break;
+		case 'V':
+			printf(PROG " " VPNSYSOPT_VERSION "\n");
+			return VS_EXIT_OK;
+		case 'h':
+			vs_usage(stdout);
+			return VS_EXIT_OK;
+		default:
+			fprintf(stderr, "Try '" PROG " -h' for more information.\n");
+			return VS_EXIT_USAGE;
+		}
+	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	static struct vs vs;
+	int rc;
+
+	rc = vs_options(&vs, argc, argv);
+	if (rc < 0) {
+		vs.argc = argc - optind;
+		vs.argv = argv + optind;
+		if (!vs.argc) {
+			vs_usage(stderr);
+			return VS_EXIT_USAGE;
+		}
+		rc = kw_dispatch(&vs, top_kw, vs.argc, vs.argv, NULL);
+		if (!rc && vs.exec)
+			rc = vs_run(&vs);
+	}
+
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, PROG ": write error: %s\n", strerror(errno));
+		if (!rc)
+			rc = VS_EXIT_SYS;
+	}
+	return rc;
+}

@@ -1,0 +1,36 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# DKMS: the host ran `make dkms-install KVER=<this kernel>` before booting
+# (selftests/vm/check.sh); here a plain `modprobe vpnflow_preserve` must
+# load the DKMS-built module and vpnsysopt must talk to it.
+#
+#   +------------------------------+
+#   | VM (this kernel), init netns |
+#   |  modprobe vpnflow_preserve   |
+#   |  vpnsysopt show run all      |
+#   +------------------------------+
+source "$(dirname "$0")/lib.sh"
+require_vm
+[ "${VPNFLOW_DKMS:-0}" = 1 ] || ktap_skip_all "dkms install was not run on the host (make check does it)"
+ktap_plan 7
+kver=$(uname -r)
+version=$(cat "$VPNFLOW_TOP/VERSION")
+
+vpnflow_unload
+ktap_check "dkms lists vpnflow_preserve/$version installed for $kver" \
+	sh -c "dkms status -m vpnflow_preserve -k $kver | grep -q 'vpnflow_preserve/$version, $kver, .*: installed'"
+path=$(modinfo -n vpnflow_preserve 2>/dev/null)
+ktap_info "modinfo -n: $path"
+ktap_check "modprobe finds the DKMS module under updates/" \
+	sh -c "echo '$path' | grep -q '^/lib/modules/$kver/updates/'"
+ktap_check "modprobe vpnflow_preserve loads it" modprobe vpnflow_preserve
+ktap_check "the loaded module is version $version" \
+	sh -c "[ \"\$(cat /sys/module/vpnflow_preserve/version)\" = '$version' ]"
+ktap_check "vpnsysopt talks to it" \
+	sh -c "'$VPNSYSOPT' show running-config all | grep -qx 'no sysopt connection preserve-vpn-flows'"
+ktap_check "modprobe -r removes it" sh -c 'modprobe -r vpnflow_preserve && ! [ -d /sys/module/vpnflow_preserve ]'
+# The family alias (MODULE_ALIAS_GENL_FAMILY) loads the module on demand.
+ktap_check "vpnsysopt autoloads the installed module" \
+	sh -c "'$VPNSYSOPT' show running-config all >/dev/null && [ -d /sys/module/vpnflow_preserve ] && modprobe -r vpnflow_preserve"
+ktap_finish

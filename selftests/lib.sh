@@ -1,0 +1,169 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Shared helpers for vpnflow selftests, in the manner of the kernel's
+# tools/testing/selftests/net/lib.sh: KTAP output, random netns names,
+# deferred cleanup, polling waits.
+#
+# A test script sources this, calls ktap_plan N, reports each case with
+# ktap_result / ktap_ok / ktap_fail / ktap_skip, and ends with ktap_finish.
+
+set -u
+
+ksft_pass=0
+ksft_fail=0
+ksft_skip=4
+KSFT_SKIP=4
+
+_ktap_n=0
+_ktap_pass=0
+_ktap_fail=0
+_ktap_skipped=0
+
+VPNFLOW_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VPNFLOW_KO=${VPNFLOW_KO:-$VPNFLOW_TOP/kmod/vpnflow_preserve.ko}
+VPNSYSOPT=${VPNSYSOPT:-$VPNFLOW_TOP/tools/vpnsysopt}
+
+ktap_plan()
+{
+	echo "KTAP version 1"
+	echo "1..$1"
+}
+
+# ktap_result RC DESCRIPTION: RC 0 pass, 4 skip, anything else fail.
+ktap_result()
+{
+	local rc=$1
+	shift
+	_ktap_n=$((_ktap_n + 1))
+	case $rc in
+	0) _ktap_pass=$((_ktap_pass + 1)); echo "ok $_ktap_n $*" ;;
+	4) _ktap_skipped=$((_ktap_skipped + 1)); echo "ok $_ktap_n $* # SKIP" ;;
+	*) _ktap_fail=$((_ktap_fail + 1)); echo "not ok $_ktap_n $*" ;;
+	esac
+}
+
+ktap_ok() { ktap_result 0 "$@"; }
+ktap_fail() { ktap_result 1 "$@"; }
+ktap_skip() { ktap_result 4 "$@"; }
+
+# ktap_check DESCRIPTION COMMAND...: pass if COMMAND succeeds.
+ktap_check()
+{
+	local desc=$1
+	shift
+	if "$@"; then ktap_ok "$desc"; else ktap_fail "$desc"; fi
+}
+
+ktap_info() { echo "# $*"; }
+
+ktap_finish()
+{
+	echo "# Totals: pass:$_ktap_pass fail:$_ktap_fail xfail:0 xpass:0 skip:$_ktap_skipped error:0"
+	[ "$_ktap_fail" -eq 0 ] || exit 1
+	[ "$_ktap_pass" -gt 0 ] || [ "$_ktap_skipped" -eq 0 ] || exit "$KSFT_SKIP"
+	exit 0
+}
+
+# Skip the whole script: print a plan of 1 with a skipped case.
+ktap_skip_all()
+{
+	ktap_plan 1
+	ktap_skip "$*"
+	echo "# Totals: pass:0 fail:0 xfail:0 xpass:0 skip:1 error:0"
+	exit "$KSFT_SKIP"
+}
+
+# --- deferred cleanup (run in reverse order at exit) ---
+_defer_cmds=()
+defer()
+{
+	_defer_cmds+=("$*")
+}
+
+_run_defer()
+{
+	local i
+	for ((i = ${#_defer_cmds[@]} - 1; i >= 0; i--)); do
+		eval "${_defer_cmds[$i]}" >/dev/null 2>&1
+	done
+	_defer_cmds=()
+}
+trap _run_defer EXIT
+
+# --- network namespaces ---
+# setup_ns VAR...: create one namespace per VAR with a random name, store
+# the name in VAR, bring up lo, and remove it at exit.
+setup_ns()
+{
+	local var name
+	for var in "$@"; do
+		name="$var-$(mktemp -u XXXXXX)"
+		ip netns add "$name" || return 1
+		ip -n "$name" link set lo up
+		defer ip netns del "$name"
+		eval "$var=$name"
+	done
+}
+
+# --- polling waits ---
+# busywait TIMEOUT_MS COMMAND...: run COMMAND until it succeeds or the
+# time is up; returns COMMAND's last status.
+busywait()
+{
+	local timeout_ms=$1
+	shift
+	local start now rc
+	start=$(date +%s%3N)
+	while :; do
+		"$@" && return 0
+		rc=$?
+		now=$(date +%s%3N)
+		[ $((now - start)) -lt "$timeout_ms" ] || return "$rc"
+		sleep 0.05
+	done
+}
+
+# --- the module ---
+vpnflow_loaded() { [ -d /sys/module/vpnflow_preserve ]; }
+
+# Load the module built in this tree (its dependencies through modprobe).
+vpnflow_load()
+{
+	vpnflow_loaded && return 0
+	for dep in $(modinfo -F depends "$VPNFLOW_KO" | tr , ' '); do
+		modprobe "$dep" || return 1
+	done
+	insmod "$VPNFLOW_KO"
+}
+
+vpnflow_unload()
+{
+	vpnflow_loaded || return 0
+	rmmod vpnflow_preserve
+}
+
+# Tests need root and the VM (this module is never loaded on the host).
+require_vm()
+{
+	[ "$(id -u)" = 0 ] || ktap_skip_all "needs root"
+	[ "${VPNFLOW_IN_VM:-}" = 1 ] || ktap_skip_all "runs in the test VM (selftests/run.sh)"
+}
+
+# vpnflow_json NETNS ARGS...: vpnsysopt -j output of a show command in NETNS.
+# vpnflow_field NETNS KEY ARGS...: one field of it.
+vpnflow_field()
+{
+	local ns=$1 key=$2
+	shift 2
+	"$VPNSYSOPT" -n "$ns" -j "$@" |
+		python3 -c 'import json, sys; v = json.load(sys.stdin)[sys.argv[1]]; print(str(v).lower())' "$key"
+}
+
+# An ESP SA (state only: nothing is sent) for tests of the xfrm listener.
+# xfrm_sa_add NETNS SRC DST SPI [REQID]
+xfrm_sa_add()
+{
+	ip -n "$1" xfrm state add src "$2" dst "$3" proto esp spi "$4" reqid "${5:-1}" \
+		mode tunnel aead 'rfc4106(gcm(aes))' 0x0102030405060708090a0b0c0d0e0f1011121314 128
+}

@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# vpnflow: build, install, package and test.
+#
+#   make                      module + vpnsysopt for KVER (default: running kernel)
+#   make KVER=6.1.0-56-amd64  against /lib/modules/$KVER/build (or KDIR=...)
+#   make install / uninstall  module to /lib/modules/$KVER/updates, vpnsysopt, man pages
+#   make dkms-install / dkms-remove
+#   make check                everything: host checks + the VM selftests (installs deps)
+#   make style / sparse       checkpatch and sparse on the module
+
+KVER    ?= $(shell uname -r)
+KDIR    ?= /lib/modules/$(KVER)/build
+PREFIX  ?= /usr/local
+DESTDIR ?=
+VERSION := $(shell cat $(CURDIR)/VERSION)
+MODDIR  := $(DESTDIR)/lib/modules/$(KVER)/updates
+PROBES  := kmod/compat/generated/probes.h
+
+.PHONY: all module tools install uninstall dkms-install dkms-remove clean \
+	check check-host check-spec style sparse deps demo
+
+all: module tools
+
+module:
+	@test -d $(KDIR) || { echo "No kernel build tree at $(KDIR): install linux-headers-$(KVER) or set KDIR/KVER." >&2; exit 1; }
+	sh kmod/compat/probe.sh $(KDIR) $(PROBES)
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+tools:
+	$(MAKE) -C tools
+
+install: module tools
+	install -D -m 0644 kmod/vpnflow_preserve.ko $(MODDIR)/vpnflow_preserve.ko
+	install -D -m 0644 kmod/vpnflow_preserve.4 $(DESTDIR)$(PREFIX)/share/man/man4/vpnflow_preserve.4
+	$(MAKE) -C tools install
+	[ -n "$(DESTDIR)" ] || depmod -a $(KVER)
+
+uninstall:
+	rm -f $(MODDIR)/vpnflow_preserve.ko $(DESTDIR)$(PREFIX)/share/man/man4/vpnflow_preserve.4
+	$(MAKE) -C tools uninstall
+	[ -n "$(DESTDIR)" ] || depmod -a $(KVER)
+
+# DKMS builds from a copy of the module's sources under /usr/src.
+DKMS_SRC := /usr/src/vpnflow_preserve-$(VERSION)
+dkms-install:
+	-dkms remove -m vpnflow_preserve -v $(VERSION) --all >/dev/null 2>&1
+	rm -rf $(DKMS_SRC) && mkdir -p $(DKMS_SRC)
+	cp -r Makefile Kbuild VERSION dkms.conf kmod include $(DKMS_SRC)/
+	$(MAKE) -C $(DKMS_SRC) clean
+	dkms add -m vpnflow_preserve -v $(VERSION)
+	dkms build -m vpnflow_preserve -v $(VERSION) -k $(KVER)
+	dkms install -m vpnflow_preserve -v $(VERSION) -k $(KVER)
+
+dkms-remove:
+	-dkms remove -m vpnflow_preserve -v $(VERSION) --all
+	rm -rf $(DKMS_SRC)
+
+# Kernel-independent clean (DKMS uses it too).
+clean:
+	find kmod \( -name '*.o' -o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
+		-o -name '.*.cmd' -o -name '*.order' -o -name '*.symvers' -o -name '.*.d' \) -delete
+	rm -rf kmod/compat/generated Module.symvers modules.order .tmp_versions
+	[ ! -f tools/Makefile ] || $(MAKE) -C tools clean
+
+# The netlink API is declared once, in spec/vpnflow.yaml.
+GENERATED := include/uapi/linux/vpnflow.h kmod/netlink-gen.h kmod/netlink-gen.c
+regen:
+	scripts/ynl-gen.py spec/vpnflow.yaml --uapi include/uapi/linux/vpnflow.h \
+		--kernel-h kmod/netlink-gen.h --kernel-c kmod/netlink-gen.c
+
+check-spec:
+	scripts/check-spec.sh
+
+style:
+	scripts/style.sh
+
+sparse:
+	scripts/sparse.sh $(KDIR)
+
+deps:
+	scripts/deps.sh
+
+# The whole suite: host checks, then the selftests in a VM (Debian's
+# linux-image-amd64 under qemu). Prints "N passed, N failed".
+check: deps
+	selftests/run.sh
+
+demo: deps
+	selftests/demo.sh

@@ -1,0 +1,25 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Install what building and testing vpnflow needs, from Debian's archive.
+# Does nothing when everything is there already.
+set -eu
+pkgs="build-essential make gcc pkg-config python3 python3-yaml libmnl-dev
+      linux-image-amd64 linux-headers-amd64 linux-source-6.1 sparse
+      qemu-system-x86 busybox-static cpio kmod dkms
+      strongswan-charon strongswan-swanctl strongswan-libcharon libstrongswan-standard-plugins
+      iproute2 iptables nftables conntrack tcpdump socat iperf3 netcat-openbsd
+      procps psmisc util-linux xz-utils iputils-ping python3"
+missing=
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing packages:$missing (run as root, or: sudo apt-get install$missing)" >&2
+	exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing

@@ -84,7 +84,7 @@ deps:
 # The whole suite: host checks, then the selftests in a VM (Debian's
 # linux-image-amd64 under qemu). Prints "N passed, N failed".
 check: deps
-	selftests/run.sh
+	selftests/vm/check.sh
 
 demo: deps
-	selftests/demo.sh
+	selftests/vm/demo.sh

@@ -16,6 +16,7 @@
 # Exit status: COMMAND's, or 124 on timeout, 125 if the guest died first.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
 kver=
 timeout_s=1200
 mem=2048
@@ -70,9 +71,10 @@ timeout -k 10 "$timeout_s" qemu-system-x86_64 \
 	-nodefaults -nographic -no-reboot -display none -monitor none \
 	-serial stdio -nic none \
 	-kernel "/boot/vmlinuz-$kver" -initrd "$initrd" \
-	-append "console=ttyS0 loglevel=4 panic=-1 oops=panic rdinit=/init mitigations=off nokaslr tsc=reliable" \
+	-append "console=ttyS0 loglevel=4 panic=-1 oops=panic rdinit=/init mitigations=off nokaslr tsc=reliable vpnflow_repo=$top" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs "local,path=$results,mount_tag=results,security_model=none,multidevs=remap" \
+	-virtfs "local,path=$top,mount_tag=repo,security_model=none,multidevs=remap" \
 	</dev/null 2>&1 | tr -d '\r' | tee "$results/console.log"
 rc=${PIPESTATUS[0]}
 [ "$rc" = 124 ] && { echo "run-vm: guest timed out after ${timeout_s}s" >&2; exit 124; }

@@ -16,13 +16,23 @@
 
 #include "vpnflow.h"
 
+struct workqueue_struct *vpnflow_wq;
+
+unsigned int vpnflow_max_flows __read_mostly = 1 << 20;
+module_param_named(max_flows, vpnflow_max_flows, uint, 0644);
+MODULE_PARM_DESC(max_flows, "Most tunneled flows tracked per network namespace (default 1048576)");
+
 static int __init vpnflow_init(void)
 {
 	int err;
 
+	vpnflow_wq = alloc_workqueue("vpnflow", WQ_UNBOUND, 0);
+	if (!vpnflow_wq)
+		return -ENOMEM;
+
 	err = vpnflow_netns_init();
 	if (err)
-		return err;
+		goto err_wq;
 
 	err = vpnflow_nl_init();
 	if (err)
@@ -39,6 +49,8 @@ err_nl:
 	vpnflow_nl_exit();
 err_netns:
 	vpnflow_netns_exit();
+err_wq:
+	destroy_workqueue(vpnflow_wq);
 	return err;
 }
 
@@ -47,6 +59,7 @@ static void __exit vpnflow_exit(void)
 	vpnflow_xfrm_exit();
 	vpnflow_nl_exit();
 	vpnflow_netns_exit();
+	destroy_workqueue(vpnflow_wq);
 	pr_info("unloaded\n");
 }
 

@@ -36,8 +36,14 @@ static const struct nla_policy vpnflow_options_set_nl_policy[VPNFLOW_A_OPTIONS +
 	[VPNFLOW_A_OPTIONS] = NLA_POLICY_NESTED(vpnflow_options_nl_policy),
 };
 
+/* VPNFLOW_CMD_FLOW_GET - dump */
+static const struct nla_policy vpnflow_flow_get_nl_policy[VPNFLOW_A_FILTER_FLOW_STATE + 1] = {
+	[VPNFLOW_A_FILTER_TUNNEL_ID] = { .type = NLA_U32, },
+	[VPNFLOW_A_FILTER_FLOW_STATE] = NLA_POLICY_MAX(NLA_U8, 1),
+};
+
 /* Ops table for vpnflow */
-const struct genl_ops vpnflow_nl_ops[3] = {
+const struct genl_ops vpnflow_nl_ops[6] = {
 	{
 		.cmd		= VPNFLOW_CMD_OPTIONS_GET,
 		.doit		= vpnflow_nl_options_get_doit,
@@ -55,4 +61,25 @@ const struct genl_ops vpnflow_nl_ops[3] = {
 		.doit		= vpnflow_nl_counters_get_doit,
 		.flags		= 0,
 	},
+	{
+		.cmd		= VPNFLOW_CMD_TUNNEL_GET,
+		.dumpit		= vpnflow_nl_tunnel_get_dumpit,
+		.flags		= 0,
+	},
+	{
+		.cmd		= VPNFLOW_CMD_FLOW_GET,
+		.dumpit		= vpnflow_nl_flow_get_dumpit,
+		.policy		= vpnflow_flow_get_nl_policy,
+		.maxattr	= VPNFLOW_A_FILTER_FLOW_STATE,
+		.flags		= 0,
+	},
+	{
+		.cmd		= VPNFLOW_CMD_COUNTERS_CLEAR,
+		.doit		= vpnflow_nl_counters_clear_doit,
+		.flags		= GENL_UNS_ADMIN_PERM,
+	},
+};
+
+const struct genl_multicast_group vpnflow_nl_mcgrps[] = {
+	[VPNFLOW_NLGRP_EVENTS] = { "events", },
 };

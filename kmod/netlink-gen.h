@@ -16,7 +16,16 @@ extern const struct nla_policy vpnflow_options_nl_policy[VPNFLOW_A_OPTIONS_MAX +
 int vpnflow_nl_options_get_doit(struct sk_buff *skb, struct genl_info *info);
 int vpnflow_nl_options_set_doit(struct sk_buff *skb, struct genl_info *info);
 int vpnflow_nl_counters_get_doit(struct sk_buff *skb, struct genl_info *info);
+int vpnflow_nl_tunnel_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb);
+int vpnflow_nl_flow_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb);
+int vpnflow_nl_counters_clear_doit(struct sk_buff *skb, struct genl_info *info);
 
-extern const struct genl_ops vpnflow_nl_ops[3];
+extern const struct genl_ops vpnflow_nl_ops[6];
+
+enum {
+	VPNFLOW_NLGRP_EVENTS,
+};
+
+extern const struct genl_multicast_group vpnflow_nl_mcgrps[1];
 
 #endif /* _LINUX_VPNFLOW_GEN_H */

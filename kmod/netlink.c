@@ -16,8 +16,10 @@
 
 #include <uapi/linux/vpnflow.h>
 
+#include "flow.h"
 #include "netlink.h"
 #include "netlink-gen.h"
+#include "tunnel.h"
 #include "vpnflow.h"
 
 static int vpnflow_nl_put_options(struct sk_buff *skb,
@@ -139,7 +141,30 @@ int vpnflow_nl_options_set_doit(struct sk_buff *skb, struct genl_info *info)
 	WRITE_ONCE(vn->opts.tcpmss_auto, o.tcpmss_auto);
 	WRITE_ONCE(vn->opts.preserve_timeout, o.preserve_timeout);
 	mutex_unlock(&vn->lock);
+
+	/* Changes apply at once to live tunnels and flows. */
+	set_bit(0, &vn->revisit);
+	vpnflow_netns_kick(vn);
 	return 0;
+}
+
+static atomic64_t *vpnflow_counter(struct vpnflow_net *vn, int attr)
+{
+	struct vpnflow_counters *c = &vn->cnt;
+
+	switch (attr) {
+	case VPNFLOW_A_COUNTERS_SA_EVENTS: return &c->sa_events;
+	case VPNFLOW_A_COUNTERS_POLICY_EVENTS: return &c->policy_events;
+	case VPNFLOW_A_COUNTERS_TUNNELS_UP: return &c->tunnels_up;
+	case VPNFLOW_A_COUNTERS_TUNNELS_DOWN: return &c->tunnels_down;
+	case VPNFLOW_A_COUNTERS_FLOWS_PRESERVED: return &c->flows_preserved;
+	case VPNFLOW_A_COUNTERS_FLOWS_RESUMED: return &c->flows_resumed;
+	case VPNFLOW_A_COUNTERS_FLOWS_EXPIRED: return &c->flows_expired;
+	case VPNFLOW_A_COUNTERS_FLOWS_TORN_DOWN: return &c->flows_torn_down;
+	case VPNFLOW_A_COUNTERS_PKTS_DROPPED: return &c->pkts_dropped;
+	case VPNFLOW_A_COUNTERS_FLOWS_UNTRACKED: return &c->flows_untracked;
+	}
+	return NULL;
 }
 
 int vpnflow_nl_counters_get_doit(struct sk_buff *skb, struct genl_info *info)
@@ -147,25 +172,213 @@ int vpnflow_nl_counters_get_doit(struct sk_buff *skb, struct genl_info *info)
 	struct vpnflow_net *vn = vpnflow_pernet(genl_info_net(info));
 	struct sk_buff *msg;
 	struct nlattr *nest;
+	atomic64_t *c;
 	void *hdr;
+	int attr;
 
 	msg = vpnflow_nl_reply_new(info, &hdr);
 	if (!msg)
 		return -ENOMEM;
 	nest = nla_nest_start(msg, VPNFLOW_A_COUNTERS);
-	if (!nest ||
-	    nla_put_u64_64bit(msg, VPNFLOW_A_COUNTERS_SA_EVENTS,
-			      atomic64_read(&vn->cnt.sa_events),
-			      VPNFLOW_A_COUNTERS_PAD) ||
-	    nla_put_u64_64bit(msg, VPNFLOW_A_COUNTERS_POLICY_EVENTS,
-			      atomic64_read(&vn->cnt.policy_events),
-			      VPNFLOW_A_COUNTERS_PAD)) {
-		nlmsg_free(msg);
-		return -EMSGSIZE;
+	if (!nest)
+		goto nospace;
+	for (attr = 1; attr <= VPNFLOW_A_COUNTERS_MAX; attr++) {
+		c = vpnflow_counter(vn, attr);
+		if (c && nla_put_u64_64bit(msg, attr, atomic64_read(c), VPNFLOW_A_COUNTERS_PAD))
+			goto nospace;
 	}
+	if (nla_put_u32(msg, VPNFLOW_A_COUNTERS_FLOWS, atomic_read(&vn->nflows)) ||
+	    nla_put_u32(msg, VPNFLOW_A_COUNTERS_FLOWS_HELD, atomic_read(&vn->npreserved)))
+		goto nospace;
 	nla_nest_end(msg, nest);
 	genlmsg_end(msg, hdr);
 	return genlmsg_reply(msg, info);
+nospace:
+	nlmsg_free(msg);
+	return -EMSGSIZE;
+}
+
+int vpnflow_nl_counters_clear_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct vpnflow_net *vn = vpnflow_pernet(genl_info_net(info));
+	atomic64_t *c;
+	int attr;
+
+	for (attr = 1; attr <= VPNFLOW_A_COUNTERS_MAX; attr++) {
+		c = vpnflow_counter(vn, attr);
+		if (c)
+			atomic64_set(c, 0);
+	}
+	return 0;
+}
+
+static int vpnflow_nl_put_addr(struct sk_buff *skb, int attr, u16 family,
+			       const void *addr)
+{
+	return nla_put(skb, attr, family == AF_INET6 ? 16 : 4, addr);
+}
+
+/* Caller holds vn->tlock. */
+static int vpnflow_nl_put_tunnel(struct sk_buff *skb, const struct vpnflow_tunnel *t)
+{
+	struct nlattr *nest = nla_nest_start(skb, VPNFLOW_A_TUNNEL);
+
+	if (!nest ||
+	    nla_put_u32(skb, VPNFLOW_A_TUNNEL_ID, t->id) ||
+	    nla_put_u16(skb, VPNFLOW_A_TUNNEL_FAMILY, t->key.family) ||
+	    vpnflow_nl_put_addr(skb, VPNFLOW_A_TUNNEL_ADDR_LO, t->key.family, &t->key.lo) ||
+	    vpnflow_nl_put_addr(skb, VPNFLOW_A_TUNNEL_ADDR_HI, t->key.family, &t->key.hi) ||
+	    nla_put_u32(skb, VPNFLOW_A_TUNNEL_IF_ID, t->key.if_id) ||
+	    nla_put_u32(skb, VPNFLOW_A_TUNNEL_MARK, t->key.mark) ||
+	    nla_put_u8(skb, VPNFLOW_A_TUNNEL_STATE, t->up ? VPNFLOW_TUNNEL_STATE_UP :
+							    VPNFLOW_TUNNEL_STATE_DOWN) ||
+	    nla_put_u32(skb, VPNFLOW_A_TUNNEL_SA_COUNT, t->nsa) ||
+	    nla_put_u32(skb, VPNFLOW_A_TUNNEL_REQID, t->reqid) ||
+	    nla_put_u32(skb, VPNFLOW_A_TUNNEL_FLOWS, t->nflows) ||
+	    nla_put_u32(skb, VPNFLOW_A_TUNNEL_FLOWS_HELD, t->npreserved) ||
+	    nla_put_u32(skb, VPNFLOW_A_TUNNEL_SINCE, (jiffies - t->changed) / HZ)) {
+		if (nest)
+			nla_nest_cancel(skb, nest);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static int vpnflow_nl_put_flow(struct sk_buff *skb, const struct vpnflow_flow *f)
+{
+	const struct nf_conntrack_tuple *tp = &f->ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple;
+	u16 family = tp->src.l3num == NFPROTO_IPV6 ? AF_INET6 : AF_INET;
+	int in = f->ifindex_in[IP_CT_DIR_ORIGINAL] ?: f->ifindex_out[IP_CT_DIR_REPLY];
+	int out = f->ifindex_out[IP_CT_DIR_ORIGINAL] ?: f->ifindex_in[IP_CT_DIR_REPLY];
+	u8 state = READ_ONCE(f->state);
+	struct nlattr *nest;
+
+	nest = nla_nest_start(skb, VPNFLOW_A_FLOW);
+	if (!nest ||
+	    nla_put_u32(skb, VPNFLOW_A_FLOW_ID, nf_ct_get_id(f->ct)) ||
+	    nla_put_u32(skb, VPNFLOW_A_FLOW_TUNNEL_ID, f->tunnel_id) ||
+	    nla_put_u8(skb, VPNFLOW_A_FLOW_STATE, state) ||
+	    nla_put_u16(skb, VPNFLOW_A_FLOW_FAMILY, family) ||
+	    nla_put_u8(skb, VPNFLOW_A_FLOW_PROTO, f->proto) ||
+	    vpnflow_nl_put_addr(skb, VPNFLOW_A_FLOW_SRC, family, &tp->src.u3) ||
+	    vpnflow_nl_put_addr(skb, VPNFLOW_A_FLOW_DST, family, &tp->dst.u3) ||
+	    nla_put_u16(skb, VPNFLOW_A_FLOW_SPORT, ntohs(tp->src.u.all)) ||
+	    nla_put_u16(skb, VPNFLOW_A_FLOW_DPORT, ntohs(tp->dst.u.all)) ||
+	    nla_put_u32(skb, VPNFLOW_A_FLOW_IFINDEX_SRC, in) ||
+	    nla_put_u32(skb, VPNFLOW_A_FLOW_IFINDEX_DST, out) ||
+	    nla_put_u32(skb, VPNFLOW_A_FLOW_DURATION, (jiffies - f->start) / HZ) ||
+	    nla_put_u64_64bit(skb, VPNFLOW_A_FLOW_BYTES, atomic64_read(&f->bytes),
+			      VPNFLOW_A_FLOW_PAD) ||
+	    nla_put_u32(skb, VPNFLOW_A_FLOW_EXPIRES, nf_ct_expires(f->ct) / HZ) ||
+	    (state == VPNFLOW_FLOW_STATE_PRESERVED &&
+	     nla_put_u32(skb, VPNFLOW_A_FLOW_HELD_FOR, (jiffies - f->preserved_at) / HZ))) {
+		if (nest)
+			nla_nest_cancel(skb, nest);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+/* One message per tunnel; cb->args[0] counts the ones already sent. */
+int vpnflow_nl_tunnel_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct vpnflow_net *vn = vpnflow_pernet(sock_net(skb->sk));
+	struct vpnflow_tunnel *t;
+	long idx = 0, skip = cb->args[0];
+	int bkt, err = 0;
+	void *hdr;
+
+	spin_lock_bh(&vn->tlock);
+	hash_for_each(vn->tunnels, bkt, t, node) {
+		if (idx++ < skip)
+			continue;
+		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+				  &vpnflow_nl_family, NLM_F_MULTI, VPNFLOW_CMD_TUNNEL_GET);
+		if (!hdr) {
+			err = -EMSGSIZE;
+			break;
+		}
+		if (vpnflow_nl_put_tunnel(skb, t)) {
+			genlmsg_cancel(skb, hdr);
+			err = -EMSGSIZE;
+			break;
+		}
+		genlmsg_end(skb, hdr);
+		cb->args[0] = idx;
+	}
+	spin_unlock_bh(&vn->tlock);
+	if (err && cb->args[0] == skip)
+		return err;	/* not even one fit */
+	return skb->len;
+}
+
+/*
+ * One message per flow, tunnel by tunnel; cb->args[0] counts the flows
+ * already sent (positions may shift if flows come and go meanwhile, as in
+ * other netlink dumps).
+ */
+int vpnflow_nl_flow_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
+	struct vpnflow_net *vn = vpnflow_pernet(sock_net(skb->sk));
+	struct nlattr *a_tun = info->attrs[VPNFLOW_A_FILTER_TUNNEL_ID];
+	struct nlattr *a_state = info->attrs[VPNFLOW_A_FILTER_FLOW_STATE];
+	long idx = 0, skip = cb->args[0];
+	struct vpnflow_tunnel *t;
+	struct vpnflow_flow *f;
+	int bkt, err = 0;
+	void *hdr;
+
+	spin_lock_bh(&vn->tlock);
+	hash_for_each(vn->tunnels, bkt, t, node) {
+		if (a_tun && t->id != nla_get_u32(a_tun))
+			continue;
+		list_for_each_entry(f, &t->flows, tnode) {
+			if (a_state && f->state != nla_get_u8(a_state))
+				continue;
+			if (idx++ < skip)
+				continue;
+			hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+					  &vpnflow_nl_family, NLM_F_MULTI, VPNFLOW_CMD_FLOW_GET);
+			if (!hdr || vpnflow_nl_put_flow(skb, f)) {
+				if (hdr)
+					genlmsg_cancel(skb, hdr);
+				err = -EMSGSIZE;
+				goto out;
+			}
+			genlmsg_end(skb, hdr);
+			cb->args[0] = idx;
+		}
+	}
+out:
+	spin_unlock_bh(&vn->tlock);
+	if (err && cb->args[0] == skip)
+		return err;
+	return skb->len;
+}
+
+/* Tell listeners of the "events" group what happened to a flow. */
+void vpnflow_nl_flow_event(struct vpnflow_net *vn, const struct vpnflow_flow *f,
+			   u8 event, gfp_t gfp)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	if (!genl_has_listeners(&vpnflow_nl_family, vn->net, VPNFLOW_NLGRP_EVENTS))
+		return;
+	msg = genlmsg_new(NLMSG_GOODSIZE, gfp);
+	if (!msg)
+		return;
+	hdr = genlmsg_put(msg, 0, 0, &vpnflow_nl_family, 0, VPNFLOW_CMD_FLOW_NTF);
+	if (!hdr || nla_put_u8(msg, VPNFLOW_A_EVENT, event) || vpnflow_nl_put_flow(msg, f)) {
+		nlmsg_free(msg);
+		return;
+	}
+	genlmsg_end(msg, hdr);
+	genlmsg_multicast_netns(&vpnflow_nl_family, vn->net, msg, 0,
+				VPNFLOW_NLGRP_EVENTS, gfp);
 }
 
 struct genl_family vpnflow_nl_family __ro_after_init = {
@@ -176,6 +389,8 @@ struct genl_family vpnflow_nl_family __ro_after_init = {
 	.module		= THIS_MODULE,
 	.ops		= vpnflow_nl_ops,
 	.n_ops		= ARRAY_SIZE(vpnflow_nl_ops),
+	.mcgrps		= vpnflow_nl_mcgrps,
+	.n_mcgrps	= ARRAY_SIZE(vpnflow_nl_mcgrps),
 };
 
 int vpnflow_nl_init(void)

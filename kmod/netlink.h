@@ -10,6 +10,12 @@
 
 #include <net/genetlink.h>
 
+struct vpnflow_net;
+struct vpnflow_flow;
+
 extern struct genl_family vpnflow_nl_family;
+
+void vpnflow_nl_flow_event(struct vpnflow_net *vn, const struct vpnflow_flow *f,
+			   u8 event, gfp_t gfp);
 
 #endif /* _VPNFLOW_NETLINK_H */

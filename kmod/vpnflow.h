@@ -8,8 +8,13 @@
 #define _VPNFLOW_H
 
 #include <linux/atomic.h>
+#include <linux/hashtable.h>
 #include <linux/mutex.h>
+#include <linux/ratelimit.h>
+#include <linux/rhashtable-types.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/workqueue.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 
@@ -26,6 +31,14 @@ struct vpnflow_options {
 struct vpnflow_counters {
 	atomic64_t sa_events;
 	atomic64_t policy_events;
+	atomic64_t tunnels_up;		/* transitions to up */
+	atomic64_t tunnels_down;	/* transitions to down */
+	atomic64_t flows_preserved;	/* TCP flows kept at a tunnel down */
+	atomic64_t flows_resumed;	/* preserved flows back in a tunnel */
+	atomic64_t flows_expired;	/* preserved flows that ended while preserved */
+	atomic64_t flows_torn_down;	/* flows removed at a tunnel down */
+	atomic64_t pkts_dropped;	/* packets of preserved flows dropped */
+	atomic64_t flows_untracked;	/* not tracked: max_flows reached / no memory */
 };
 
 struct vpnflow_net {
@@ -34,6 +47,25 @@ struct vpnflow_net {
 	struct mutex lock;
 	struct vpnflow_options opts;
 	struct vpnflow_counters cnt;
+
+	/* Tunnels, their flow lists and flow state changes. */
+	spinlock_t tlock;
+	DECLARE_HASHTABLE(tunnels, 6);
+	u32 next_tunnel_id;
+	struct rhashtable flows;	/* struct vpnflow_flow, keyed by ct */
+	atomic_t nflows;
+	atomic_t npreserved;
+
+	/* Process-context work: reconcile tunnels with xfrm state, flow GC. */
+	struct work_struct event_work;
+	struct delayed_work gc_work;
+	bool dead;			/* set at netns exit: queue nothing */
+	unsigned long revisit;		/* bit 0: options changed, revisit preserved flows */
+	unsigned int reconcile_gen;
+
+	struct mutex nf_lock;		/* hooks (registered on first tunnel) */
+	struct nf_hook_ops *nf_ops;
+	struct ratelimit_state log_rs;
 };
 
 extern unsigned int vpnflow_net_id;
@@ -43,9 +75,13 @@ static inline struct vpnflow_net *vpnflow_pernet(const struct net *net)
 	return net_generic(net, vpnflow_net_id);
 }
 
+extern struct workqueue_struct *vpnflow_wq;
+extern unsigned int vpnflow_max_flows;
+
 /* netns.c */
 int vpnflow_netns_init(void);
 void vpnflow_netns_exit(void);
+void vpnflow_netns_kick(struct vpnflow_net *vn);
 
 /* xfrm.c */
 int vpnflow_xfrm_init(void);

@@ -19,8 +19,22 @@
 static int vpnflow_km_notify(struct xfrm_state *x, const struct km_event *c)
 {
 	struct net *net = x ? xs_net(x) : c->net;
+	struct vpnflow_net *vn = vpnflow_pernet(net);
 
-	atomic64_inc(&vpnflow_pernet(net)->cnt.sa_events);
+	atomic64_inc(&vn->cnt.sa_events);
+	switch (c->event) {
+	case XFRM_MSG_NEWSA:
+	case XFRM_MSG_UPDSA:
+	case XFRM_MSG_DELSA:
+	case XFRM_MSG_FLUSHSA:
+		vpnflow_netns_kick(vn);
+		break;
+	case XFRM_MSG_EXPIRE:
+		/* A hard expiry deletes the SA; a soft one changes nothing. */
+		if (c->data.hard)
+			vpnflow_netns_kick(vn);
+		break;
+	}
 	return 0;
 }
 

@@ -33,7 +33,7 @@ class Spec:
                        if d['type'] == 'const'}
         self.sets = {s['name']: s for s in self.y['attribute-sets']}
         self.ops = self.y['operations']['list']
-        self.mcgrps = self.y.get('mcast-groups', {}).get('list', [])
+        self.mcgrps = (self.y.get('mcast-groups') or {}).get('list', [])
 
     def set_prefix(self, sname):
         if sname == self.name:
@@ -70,9 +70,10 @@ def gen_uapi(spec):
         if d['type'] == 'const':
             out.append(f'#define {spec.fam}_{c_upper(d["name"])}\t{d["value"]}\n')
         elif d['type'] == 'enum':
-            out.append('\nenum {\n')
+            out.append(f'\nenum {c_lower(spec.name)}_{c_lower(d["name"])} {{\n')
+            start = d.get('value-start', 0)
             for i, e in enumerate(d['entries']):
-                out.append(f'\t{spec.fam}_{c_upper(d["name"])}_{c_upper(e)}{" = 0" if i == 0 else ""},\n')
+                out.append(f'\t{spec.fam}_{c_upper(d["name"])}_{c_upper(e)}{f" = {start}" if i == 0 else ""},\n')
             out.append('};\n')
     for s in spec.y['attribute-sets']:
         p = spec.set_prefix(s['name'])
@@ -92,7 +93,7 @@ def gen_uapi(spec):
 
 
 NLA = {'u8': 'NLA_U8', 'u16': 'NLA_U16', 'u32': 'NLA_U32', 'u64': 'NLA_U64',
-       'string': 'NLA_NUL_STRING', 'flag': 'NLA_FLAG', 'nest': 'NLA_NESTED', 'pad': 'NLA_UNSPEC'}
+       'string': 'NLA_NUL_STRING', 'flag': 'NLA_FLAG', 'nest': 'NLA_NESTED', 'pad': 'NLA_UNSPEC', 'binary': 'NLA_BINARY'}
 S16_MAX = 32767
 
 
@@ -149,7 +150,7 @@ def used_sets(spec):
             if a['type'] == 'nest':
                 visit(a['nested-attributes'])
     for o in spec.ops:
-        req = o.get('do', {}).get('request')
+        req = op_request(o)
         if req:
             for an in req['attributes']:
                 a = next(x for x in spec.sets[o['attribute-set']]['attributes'] if x['name'] == an)
@@ -165,8 +166,21 @@ def policy_line(idx, pol):
     return f'\t{idx} =\n\t\t{pol},\n'
 
 
-def op_fn(spec, o):
-    return f'{c_lower(spec.name)}_nl_{c_lower(o["name"])}_doit'
+def op_fn(spec, o, kind='do'):
+    return f'{c_lower(spec.name)}_nl_{c_lower(o["name"])}_{kind}it'
+
+
+def op_request(o):
+    for kind in ('do', 'dump'):
+        req = (o.get(kind) or {}).get('request')
+        if req:
+            return req
+    return None
+
+
+def table_ops(spec):
+    """Operations with handlers (events are only sent)."""
+    return [o for o in spec.ops if 'do' in o or 'dump' in o]
 
 
 def gen_kernel_h(spec):
@@ -180,9 +194,12 @@ def gen_kernel_h(spec):
             p = spec.set_prefix(n).rstrip('_')
             out.append(f'extern const struct nla_policy {fam}_{c_lower(n)}_nl_policy[{p}_MAX + 1];\n')
     out.append('\n')
-    for o in spec.ops:
-        out.append(f'int {op_fn(spec, o)}(struct sk_buff *skb, struct genl_info *info);\n')
-    out.append(f'\nextern const struct genl_ops {fam}_nl_ops[{len(spec.ops)}];\n')
+    for o in table_ops(spec):
+        if 'do' in o:
+            out.append(f'int {op_fn(spec, o)}(struct sk_buff *skb, struct genl_info *info);\n')
+        if 'dump' in o:
+            out.append(f'int {op_fn(spec, o, "dump")}(struct sk_buff *skb, struct netlink_callback *cb);\n')
+    out.append(f'\nextern const struct genl_ops {fam}_nl_ops[{len(table_ops(spec))}];\n')
     if spec.mcgrps:
         out.append('\nenum {\n')
         for g in spec.mcgrps:
@@ -211,26 +228,29 @@ def gen_kernel_c(spec):
     out.extend(body)
     # One policy per request: only the attributes the request may carry.
     for o in spec.ops:
-        req = o.get('do', {}).get('request')
+        req = op_request(o)
         if not req:
             continue
         p = spec.set_prefix(o['attribute-set'])
         mx = max(i + 1 for i, a in enumerate(spec.sets[o['attribute-set']]['attributes'])
                  if a['name'] in req['attributes'])
         last = c_upper(spec.sets[o['attribute-set']]['attributes'][mx - 1]['name'])
-        out.append(f'/* {spec.fam}_CMD_{c_upper(o["name"])} - do */\n')
+        out.append(f'/* {spec.fam}_CMD_{c_upper(o["name"])} - {"do" if "do" in o else "dump"} */\n')
         out.append(f'static const struct nla_policy {fam}_{c_lower(o["name"])}_nl_policy[{p}{last} + 1] = {{\n')
         for an in req['attributes']:
             a = next(x for x in spec.sets[o['attribute-set']]['attributes'] if x['name'] == an)
             out.append(policy_line(f'[{p}{c_upper(an)}]', attr_policy(spec, o['attribute-set'], a, [])))
         out.append('};\n\n')
     out.append(f'/* Ops table for {spec.name} */\n')
-    out.append(f'const struct genl_ops {fam}_nl_ops[{len(spec.ops)}] = {{\n')
-    for o in spec.ops:
-        req = o.get('do', {}).get('request')
+    out.append(f'const struct genl_ops {fam}_nl_ops[{len(table_ops(spec))}] = {{\n')
+    for o in table_ops(spec):
+        req = op_request(o)
         out.append('\t{\n')
         out.append(f'\t\t.cmd\t\t= {spec.fam}_CMD_{c_upper(o["name"])},\n')
-        out.append(f'\t\t.doit\t\t= {op_fn(spec, o)},\n')
+        if 'do' in o:
+            out.append(f'\t\t.doit\t\t= {op_fn(spec, o)},\n')
+        if 'dump' in o:
+            out.append(f'\t\t.dumpit\t\t= {op_fn(spec, o, "dump")},\n')
         if req:
             p = spec.set_prefix(o['attribute-set'])
             mx = max(i + 1 for i, a in enumerate(spec.sets[o['attribute-set']]['attributes'])

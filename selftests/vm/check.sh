@@ -110,7 +110,7 @@ fi
 res=$log/vm
 export VPNFLOW_DKMS=$dkms
 selftests/vm/run-vm.sh -k "$kver" -t 3000 -r "$res" -- \
-	env VPNFLOW_DKMS=$dkms selftests/vm/guest-run.sh "${tests[@]}" | grep -v $'\e'
+	env VPNFLOW_DKMS=$dkms selftests/vm/guest-run.sh "${tests[@]}" | grep --line-buffered -v $'\e'
 verdict=$(selftests/vm/evaluate.sh "$res")
 rc=$?
 echo "$verdict" | grep '^#'

@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vpnflow_preserve: flows carried by tunnels.
+ *
+ * A flow is a conntrack entry whose packets were encrypted by, or
+ * decrypted from, a tunnel-mode SA here; the data path (nfhooks.c) tells
+ * us so. Flows hang off their tunnel, so the work done when a tunnel goes
+ * down grows with that tunnel's flows, not with the conntrack table:
+ *
+ *  - preserve-vpn-flows on: TCP flows are kept (PRESERVED). Their entry is
+ *    held: its timeout is set to the preserve deadline now and re-asserted
+ *    after conntrack has seen each packet, and packets that would leave
+ *    unprotected are dropped. The first packet protected by a tunnel-mode
+ *    SA again resumes the flow with conntrack's own timeout. Other
+ *    protocols are removed, so they are re-created correctly later.
+ *  - preserve-vpn-flows off: the flows are torn down (conntrack entries
+ *    removed), each logged like the ASA's 302014.
+ *
+ * We hold a reference on each tracked conntrack entry; a periodic GC
+ * releases the ones conntrack has since deleted.
+ *
+ * Copyright (C) 2026 The vpnflow authors.
+ */
+
+#include <linux/inet.h>
+#include <linux/netdevice.h>
+#include <linux/rhashtable.h>
+#include <linux/slab.h>
+#include <net/netfilter/nf_conntrack.h>
+#include <net/netfilter/nf_conntrack_tuple.h>
+
+#include "flow.h"
+#include "netlink.h"
+#include "tunnel.h"
+#include "vpnflow.h"
+
+static const struct rhashtable_params vpnflow_flow_params = {
+	.key_len		= sizeof(struct nf_conn *),
+	.key_offset		= offsetof(struct vpnflow_flow, ct),
+	.head_offset		= offsetof(struct vpnflow_flow, rnode),
+	.automatic_shrinking	= true,
+};
+
+int vpnflow_flows_init(struct vpnflow_net *vn)
+{
+	atomic_set(&vn->nflows, 0);
+	atomic_set(&vn->npreserved, 0);
+	return rhashtable_init(&vn->flows, &vpnflow_flow_params);
+}
+
+static void vpnflow_flow_free_one(void *ptr, void *arg)
+{
+	struct vpnflow_flow *f = ptr;
+
+	nf_ct_put(f->ct);
+	kfree(f);
+}
+
+/* Netns exit / unload: the hooks are unregistered and RCU has settled. */
+void vpnflow_flows_destroy(struct vpnflow_net *vn)
+{
+	struct vpnflow_tunnel *t;
+	int bkt;
+
+	spin_lock_bh(&vn->tlock);
+	hash_for_each(vn->tunnels, bkt, t, node)
+		INIT_LIST_HEAD(&t->flows);
+	spin_unlock_bh(&vn->tlock);
+	rhashtable_free_and_destroy(&vn->flows, vpnflow_flow_free_one, NULL);
+	atomic_set(&vn->nflows, 0);
+	atomic_set(&vn->npreserved, 0);
+}
+
+/* Under rcu_read_lock (the data path) or vn->tlock. */
+struct vpnflow_flow *vpnflow_flow_lookup(struct vpnflow_net *vn,
+					 const struct nf_conn *ct)
+{
+	return rhashtable_lookup(&vn->flows, &ct, vpnflow_flow_params);
+}
+
+static u32 vpnflow_deadline(const struct vpnflow_flow *f, u32 timeout_s)
+{
+	return (u32)(f->preserved_at + (unsigned long)timeout_s * HZ);
+}
+
+/* Caller holds vn->tlock. */
+static void vpnflow_flow_link(struct vpnflow_net *vn, struct vpnflow_flow *f,
+			      struct vpnflow_tunnel *t)
+{
+	list_add_tail(&f->tnode, &t->flows);
+	f->tun = t;
+	f->tunnel_id = t->id;
+	t->nflows++;
+	if (f->state == VPNFLOW_FLOW_STATE_PRESERVED)
+		t->npreserved++;
+}
+
+/* Caller holds vn->tlock. */
+static void vpnflow_flow_unlink_tunnel(struct vpnflow_flow *f)
+{
+	struct vpnflow_tunnel *t = f->tun;
+
+	list_del_init(&f->tnode);
+	t->nflows--;
+	if (f->state == VPNFLOW_FLOW_STATE_PRESERVED)
+		t->npreserved--;
+	f->tun = NULL;
+}
+
+/* Caller holds vn->tlock: forget the flow entirely (freed by the caller). */
+static void vpnflow_flow_unlink(struct vpnflow_net *vn, struct vpnflow_flow *f)
+{
+	if (f->state == VPNFLOW_FLOW_STATE_PRESERVED)
+		atomic_dec(&vn->npreserved);
+	vpnflow_flow_unlink_tunnel(f);
+	rhashtable_remove_fast(&vn->flows, &f->rnode, vpnflow_flow_params);
+	atomic_dec(&vn->nflows);
+}
+
+static void vpnflow_flow_release(struct vpnflow_flow *f)
+{
+	nf_ct_put(f->ct);
+	kfree_rcu(f, rcu);
+}
+
+/* Caller holds vn->tlock. */
+static void vpnflow_flow_resume_locked(struct vpnflow_net *vn, struct vpnflow_flow *f,
+				       struct nf_conn *ct)
+{
+	u32 saved = READ_ONCE(f->ct_timeout);
+
+	WRITE_ONCE(f->state, VPNFLOW_FLOW_STATE_ACTIVE);
+	f->tun->npreserved--;
+	atomic_dec(&vn->npreserved);
+	atomic64_inc(&vn->cnt.flows_resumed);
+	/*
+	 * Conntrack's own timeout for this packet was saved by the hold hook
+	 * before it re-asserted the deadline: put it back.
+	 */
+	if (saved)
+		WRITE_ONCE(ct->timeout, saved);
+	vpnflow_nl_flow_event(vn, f, VPNFLOW_EVENT_TYPE_RESUMED, GFP_ATOMIC);
+}
+
+void vpnflow_flow_resume(struct vpnflow_net *vn, struct vpnflow_flow *f,
+			 struct nf_conn *ct)
+{
+	spin_lock_bh(&vn->tlock);
+	if (f->tun && f->state == VPNFLOW_FLOW_STATE_PRESERVED)
+		vpnflow_flow_resume_locked(vn, f, ct);
+	spin_unlock_bh(&vn->tlock);
+}
+
+static void vpnflow_flow_note_dev(struct vpnflow_flow *f, enum ip_conntrack_dir dir,
+				  const struct sk_buff *skb, const struct net_device *out)
+{
+	if (!f->ifindex_in[dir] && skb->skb_iif)
+		WRITE_ONCE(f->ifindex_in[dir], skb->skb_iif);
+	if (!f->ifindex_out[dir] && out)
+		WRITE_ONCE(f->ifindex_out[dir], out->ifindex);
+}
+
+/*
+ * The data path saw a packet of @ct protected by tunnel-mode SA @x: track
+ * the flow, move it to @x's tunnel if it was elsewhere, and resume it if
+ * it was preserved. Softirq or process context, under RCU.
+ */
+void vpnflow_flow_track(struct vpnflow_net *vn, struct nf_conn *ct,
+			enum ip_conntrack_dir dir, const struct xfrm_state *x,
+			const struct sk_buff *skb, const struct net_device *out)
+{
+	struct vpnflow_tunnel_key k;
+	struct vpnflow_tunnel *t;
+	struct vpnflow_flow *f;
+
+	vpnflow_tunnel_key_from_state(&k, x);
+	f = vpnflow_flow_lookup(vn, ct);
+	if (f) {
+		spin_lock_bh(&vn->tlock);
+		if (!f->tun)
+			goto unlock;	/* being released */
+		vpnflow_flow_note_dev(f, dir, skb, out);
+		if (!vpnflow_tunnel_key_eq(&f->tun->key, &k)) {
+			t = vpnflow_tunnel_get_or_create(vn, &k, GFP_ATOMIC);
+			if (!t)
+				goto unlock;
+			vpnflow_flow_unlink_tunnel(f);
+			vpnflow_flow_link(vn, f, t);
+		}
+		if (f->state == VPNFLOW_FLOW_STATE_PRESERVED)
+			vpnflow_flow_resume_locked(vn, f, ct);
+unlock:
+		spin_unlock_bh(&vn->tlock);
+		return;
+	}
+
+	if (atomic_read(&vn->nflows) >= READ_ONCE(vpnflow_max_flows))
+		goto untracked;
+	f = kzalloc(sizeof(*f), GFP_ATOMIC);
+	if (!f)
+		goto untracked;
+	f->ct = ct;
+	f->proto = nf_ct_protonum(ct);
+	f->start = jiffies;
+	f->state = VPNFLOW_FLOW_STATE_ACTIVE;
+	INIT_LIST_HEAD(&f->tnode);
+	vpnflow_flow_note_dev(f, dir, skb, out);
+
+	spin_lock_bh(&vn->tlock);
+	t = vpnflow_tunnel_get_or_create(vn, &k, GFP_ATOMIC);
+	if (!t || rhashtable_lookup_insert_fast(&vn->flows, &f->rnode, vpnflow_flow_params)) {
+		/* No memory, or another CPU tracked it first. */
+		spin_unlock_bh(&vn->tlock);
+		kfree(f);
+		if (!t)
+			goto untracked;
+		return;
+	}
+	nf_conntrack_get(&ct->ct_general);
+	vpnflow_flow_link(vn, f, t);
+	atomic_inc(&vn->nflows);
+	spin_unlock_bh(&vn->tlock);
+	return;
+
+untracked:
+	atomic64_inc(&vn->cnt.flows_untracked);
+}
+
+static const char *vpnflow_ifname(struct net *net, int ifindex, char *buf)
+{
+	struct net_device *dev;
+
+	rcu_read_lock();
+	dev = ifindex ? dev_get_by_index_rcu(net, ifindex) : NULL;
+	strscpy(buf, dev ? dev->name : "?", IFNAMSIZ);
+	rcu_read_unlock();
+	return buf;
+}
+
+static void vpnflow_addr(char *buf, size_t len, const struct nf_conntrack_tuple *t,
+			 bool src)
+{
+	const union nf_inet_addr *a = src ? &t->src.u3 : &t->dst.u3;
+
+	if (t->src.l3num == NFPROTO_IPV6)
+		snprintf(buf, len, "%pI6c", &a->in6);
+	else
+		snprintf(buf, len, "%pI4", &a->ip);
+}
+
+/*
+ * The ASA's teardown message, with our facility:
+ * %VPNFLOW-6-302014: Teardown TCP connection <id> for <if>:<addr>/<port>
+ *   to <if>:<addr>/<port> duration H:MM:SS bytes N <reason>
+ * <id> is conntrack's id (conntrack -L -o id). Rate-limited per netns.
+ */
+static void vpnflow_flow_log_teardown(struct vpnflow_net *vn, const struct vpnflow_flow *f,
+				      const char *reason)
+{
+	const struct nf_conntrack_tuple *t = &f->ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple;
+	char ifs[IFNAMSIZ], ifd[IFNAMSIZ], as[INET6_ADDRSTRLEN], ad[INET6_ADDRSTRLEN];
+	unsigned long secs = (jiffies - f->start) / HZ;
+	int in = f->ifindex_in[IP_CT_DIR_ORIGINAL] ?: f->ifindex_out[IP_CT_DIR_REPLY];
+	int out = f->ifindex_out[IP_CT_DIR_ORIGINAL] ?: f->ifindex_in[IP_CT_DIR_REPLY];
+	const char *msg, *proto;
+
+	switch (f->proto) {
+	case IPPROTO_TCP:
+		msg = "302014";
+		proto = "TCP";
+		break;
+	case IPPROTO_UDP:
+		msg = "302016";
+		proto = "UDP";
+		break;
+	default:
+		return;		/* the ASA logs TCP and UDP teardowns */
+	}
+	if (!__ratelimit(&vn->log_rs))
+		return;
+	vpnflow_addr(as, sizeof(as), t, true);
+	vpnflow_addr(ad, sizeof(ad), t, false);
+	pr_info("%%VPNFLOW-6-%s: Teardown %s connection %u for %s:%s/%u to %s:%s/%u duration %lu:%02lu:%02lu bytes %llu %s\n",
+		msg, proto, nf_ct_get_id(f->ct),
+		vpnflow_ifname(vn->net, in, ifs), as, ntohs(t->src.u.all),
+		vpnflow_ifname(vn->net, out, ifd), ad, ntohs(t->dst.u.all),
+		secs / 3600, (secs / 60) % 60, secs % 60,
+		(unsigned long long)atomic64_read(&f->bytes), reason);
+}
+
+#define VPNFLOW_BATCH 64
+
+/* A TCP flow worth keeping: not closed, not closing down for good. */
+static bool vpnflow_flow_preservable(const struct vpnflow_flow *f)
+{
+	const struct nf_conn *ct = f->ct;
+
+	if (f->proto != IPPROTO_TCP || nf_ct_is_dying(ct))
+		return false;
+	switch (READ_ONCE(ct->proto.tcp.state)) {
+	case TCP_CONNTRACK_TIME_WAIT:
+	case TCP_CONNTRACK_CLOSE:
+		return false;
+	}
+	return true;
+}
+
+/* A flow that has nothing left to tear down: done or going away anyway. */
+static bool vpnflow_flow_finished(const struct vpnflow_flow *f)
+{
+	const struct nf_conn *ct = f->ct;
+
+	if (nf_ct_is_dying(ct))
+		return true;
+	if (f->proto != IPPROTO_TCP)
+		return false;
+	switch (READ_ONCE(ct->proto.tcp.state)) {
+	case TCP_CONNTRACK_TIME_WAIT:
+	case TCP_CONNTRACK_CLOSE:
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Tunnel @t is down: preserve its TCP flows (option on) or tear them down,
+ * and remove its other flows. Process context; batches of VPNFLOW_BATCH
+ * flows per lock hold, rescheduling in between.
+ */
+void vpnflow_flows_tunnel_down(struct vpnflow_net *vn, struct vpnflow_tunnel *t)
+{
+	struct vpnflow_flow *f, *gone[VPNFLOW_BATCH];
+	unsigned int n, i;
+	LIST_HEAD(done);
+	bool preserve, more;
+	u32 timeout;
+
+	do {
+		preserve = READ_ONCE(vn->opts.preserve_vpn_flows);
+		timeout = READ_ONCE(vn->opts.preserve_timeout);
+		n = 0;
+		spin_lock_bh(&vn->tlock);
+		for (i = 0; i < VPNFLOW_BATCH && !list_empty(&t->flows); i++) {
+			f = list_first_entry(&t->flows, struct vpnflow_flow, tnode);
+			if (preserve && vpnflow_flow_preservable(f)) {
+				if (f->state == VPNFLOW_FLOW_STATE_ACTIVE) {
+					f->preserved_at = jiffies;
+					f->ct_timeout = 0;
+					WRITE_ONCE(f->state, VPNFLOW_FLOW_STATE_PRESERVED);
+					t->npreserved++;
+					atomic_inc(&vn->npreserved);
+					atomic64_inc(&vn->cnt.flows_preserved);
+					vpnflow_nl_flow_event(vn, f, VPNFLOW_EVENT_TYPE_PRESERVED,
+							      GFP_ATOMIC);
+				}
+				WRITE_ONCE(f->deadline, vpnflow_deadline(f, timeout));
+				WRITE_ONCE(f->ct->timeout, f->deadline);
+				list_move_tail(&f->tnode, &done);
+				continue;
+			}
+			vpnflow_flow_unlink(vn, f);
+			gone[n++] = f;
+		}
+		more = !list_empty(&t->flows);
+		if (!more)
+			list_splice_tail_init(&done, &t->flows);
+		spin_unlock_bh(&vn->tlock);
+
+		for (i = 0; i < n; i++) {
+			f = gone[i];
+			if (!vpnflow_flow_finished(f)) {
+				vpnflow_flow_log_teardown(vn, f, "Tunnel has been torn down");
+				vpnflow_nl_flow_event(vn, f, VPNFLOW_EVENT_TYPE_TEARDOWN,
+						      GFP_KERNEL);
+				nf_ct_kill(f->ct);
+				atomic64_inc(&vn->cnt.flows_torn_down);
+			}
+			vpnflow_flow_release(f);
+		}
+		cond_resched();
+	} while (more);
+}
+
+/*
+ * Periodic GC: release flows whose conntrack entry is gone (deleted,
+ * expired, or never confirmed). A preserved flow that ends this way has
+ * expired while preserved (or was removed by hand). Cost: our flows only.
+ */
+void vpnflow_flows_gc(struct vpnflow_net *vn)
+{
+	struct vpnflow_flow *f, *tmp, *gone[VPNFLOW_BATCH];
+	struct vpnflow_tunnel *t;
+	unsigned int n, i;
+	int bkt;
+
+again:
+	n = 0;
+	spin_lock_bh(&vn->tlock);
+	hash_for_each(vn->tunnels, bkt, t, node) {
+		list_for_each_entry_safe(f, tmp, &t->flows, tnode) {
+			struct nf_conn *ct = f->ct;
+
+			if (!nf_ct_is_dying(ct) &&
+			    (nf_ct_is_confirmed(ct) || time_before(jiffies, f->start + 10 * HZ)))
+				continue;
+			if (f->state == VPNFLOW_FLOW_STATE_PRESERVED) {
+				atomic64_inc(&vn->cnt.flows_expired);
+				vpnflow_nl_flow_event(vn, f, VPNFLOW_EVENT_TYPE_EXPIRED,
+						      GFP_ATOMIC);
+			}
+			vpnflow_flow_unlink(vn, f);
+			gone[n++] = f;
+			if (n == VPNFLOW_BATCH)
+				goto out;
+		}
+	}
+out:
+	spin_unlock_bh(&vn->tlock);
+	for (i = 0; i < n; i++)
+		vpnflow_flow_release(gone[i]);
+	cond_resched();
+	if (n == VPNFLOW_BATCH)
+		goto again;
+}

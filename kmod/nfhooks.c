@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vpnflow_preserve: netfilter hooks (IPv4 and IPv6), per network namespace,
+ * registered when the namespace's first tunnel shows up.
+ *
+ *  - hold (PRE_ROUTING and LOCAL_OUT, right after conntrack): conntrack
+ *    has just rewritten the timeout of a preserved flow's entry (e.g. to
+ *    max_retrans or unacknowledged); save that value and re-assert the
+ *    preserve deadline. Returns at once while nothing is preserved.
+ *  - track (POST_ROUTING after SNAT, and LOCAL_IN): a packet protected by a
+ *    tunnel-mode SA (its dst is an xfrm bundle on the way out, or its
+ *    secpath says it was decrypted) tracks, moves or resumes its flow; a
+ *    preserved flow's packet that is not protected is dropped instead of
+ *    leaving in cleartext (or being NATed).
+ *
+ * Copyright (C) 2026 The vpnflow authors.
+ */
+
+#include <linux/netfilter.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6.h>
+#include <linux/slab.h>
+#include <net/netfilter/nf_conntrack.h>
+#include <net/xfrm.h>
+
+#include "flow.h"
+#include "nfhooks.h"
+#include "tunnel.h"
+#include "vpnflow.h"
+
+/* The tunnel-mode state that will encrypt @skb, if any. */
+static const struct xfrm_state *vpnflow_skb_out_state(const struct sk_buff *skb)
+{
+	const struct dst_entry *dst;
+
+	for (dst = skb_dst(skb); dst && dst->xfrm; dst = xfrm_dst_child(dst))
+		if (dst->xfrm->props.mode == XFRM_MODE_TUNNEL)
+			return dst->xfrm;
+	return NULL;
+}
+
+/* The tunnel-mode state that decrypted @skb, if any. */
+static const struct xfrm_state *vpnflow_skb_in_state(const struct sk_buff *skb)
+{
+	const struct sec_path *sp = skb_sec_path(skb);
+	int i;
+
+	for (i = sp ? sp->len - 1 : -1; i >= 0; i--)
+		if (sp->xvec[i]->props.mode == XFRM_MODE_TUNNEL)
+			return sp->xvec[i];
+	return NULL;
+}
+
+/*
+ * Route-based tunnels: a packet routed into an xfrm interface (or VTI)
+ * reaches POST_ROUTING once on that device, before the interface looks
+ * up its SA; it is on its way into the tunnel, not out in cleartext.
+ */
+static bool vpnflow_dev_is_tunnel(const struct net_device *dev)
+{
+	const char *kind = dev && dev->rtnl_link_ops ? dev->rtnl_link_ops->kind : NULL;
+
+	return kind && (!strcmp(kind, "xfrm") || !strcmp(kind, "vti") ||
+			!strcmp(kind, "vti6"));
+}
+
+static unsigned int vpnflow_nf_hold(void *priv, struct sk_buff *skb,
+				    const struct nf_hook_state *state)
+{
+	struct vpnflow_net *vn = priv;
+	enum ip_conntrack_info ctinfo;
+	struct vpnflow_flow *f;
+	struct nf_conn *ct;
+
+	if (!atomic_read(&vn->npreserved))
+		return NF_ACCEPT;
+	ct = nf_ct_get(skb, &ctinfo);
+	if (!ct)
+		return NF_ACCEPT;
+	f = vpnflow_flow_lookup(vn, ct);
+	if (f && READ_ONCE(f->state) == VPNFLOW_FLOW_STATE_PRESERVED) {
+		WRITE_ONCE(f->ct_timeout, READ_ONCE(ct->timeout));
+		WRITE_ONCE(ct->timeout, READ_ONCE(f->deadline));
+	}
+	return NF_ACCEPT;
+}
+
+static unsigned int vpnflow_nf_track(void *priv, struct sk_buff *skb,
+				     const struct nf_hook_state *state)
+{
+	struct vpnflow_net *vn = priv;
+	enum ip_conntrack_info ctinfo;
+	const struct xfrm_state *x;
+	struct vpnflow_tunnel *t = NULL;
+	struct vpnflow_flow *f;
+	struct nf_conn *ct;
+
+	ct = nf_ct_get(skb, &ctinfo);
+	if (!ct || nf_ct_is_template(ct))
+		return NF_ACCEPT;
+	x = vpnflow_skb_out_state(skb) ?: vpnflow_skb_in_state(skb);
+	f = atomic_read(&vn->nflows) ? vpnflow_flow_lookup(vn, ct) : NULL;
+
+	if (f && READ_ONCE(f->state) == VPNFLOW_FLOW_STATE_PRESERVED && !x &&
+	    !vpnflow_dev_is_tunnel(state->out)) {
+		/* Keep the flow, not the packet: no cleartext, no NAT. */
+		atomic64_inc(&vn->cnt.pkts_dropped);
+		return NF_DROP;
+	}
+	if (f)
+		t = READ_ONCE(f->tun);	/* RCU keeps it valid */
+	/* The lock is only taken for news: new flow, resume, tunnel change. */
+	if (x && (!f || !t || READ_ONCE(f->state) == VPNFLOW_FLOW_STATE_PRESERVED ||
+		  !READ_ONCE(t->up) || !READ_ONCE(f->ifindex_out[CTINFO2DIR(ctinfo)])))
+		vpnflow_flow_track(vn, ct, CTINFO2DIR(ctinfo), x, skb, state->out);
+	if (f)
+		atomic64_add(skb->len, &f->bytes);
+	return NF_ACCEPT;
+}
+
+static const struct nf_hook_ops vpnflow_nf_ops_template[] = {
+	{
+		.hook		= vpnflow_nf_hold,
+		.pf		= NFPROTO_IPV4,
+		.hooknum	= NF_INET_PRE_ROUTING,
+		.priority	= NF_IP_PRI_CONNTRACK + 1,
+	}, {
+		.hook		= vpnflow_nf_hold,
+		.pf		= NFPROTO_IPV4,
+		.hooknum	= NF_INET_LOCAL_OUT,
+		.priority	= NF_IP_PRI_CONNTRACK + 1,
+	}, {
+		.hook		= vpnflow_nf_track,
+		.pf		= NFPROTO_IPV4,
+		.hooknum	= NF_INET_POST_ROUTING,
+		.priority	= NF_IP_PRI_NAT_SRC + 1,
+	}, {
+		.hook		= vpnflow_nf_track,
+		.pf		= NFPROTO_IPV4,
+		.hooknum	= NF_INET_LOCAL_IN,
+		.priority	= NF_IP_PRI_NAT_SRC + 1,
+	}, {
+		.hook		= vpnflow_nf_hold,
+		.pf		= NFPROTO_IPV6,
+		.hooknum	= NF_INET_PRE_ROUTING,
+		.priority	= NF_IP6_PRI_CONNTRACK + 1,
+	}, {
+		.hook		= vpnflow_nf_hold,
+		.pf		= NFPROTO_IPV6,
+		.hooknum	= NF_INET_LOCAL_OUT,
+		.priority	= NF_IP6_PRI_CONNTRACK + 1,
+	}, {
+		.hook		= vpnflow_nf_track,
+		.pf		= NFPROTO_IPV6,
+		.hooknum	= NF_INET_POST_ROUTING,
+		.priority	= NF_IP6_PRI_NAT_SRC + 1,
+	}, {
+		.hook		= vpnflow_nf_track,
+		.pf		= NFPROTO_IPV6,
+		.hooknum	= NF_INET_LOCAL_IN,
+		.priority	= NF_IP6_PRI_NAT_SRC + 1,
+	},
+};
+
+/* Process context. Idempotent. */
+int vpnflow_nf_enable(struct vpnflow_net *vn)
+{
+	struct nf_hook_ops *ops;
+	unsigned int i;
+	int err;
+
+	mutex_lock(&vn->nf_lock);
+	if (vn->nf_ops) {
+		mutex_unlock(&vn->nf_lock);
+		return 0;
+	}
+	ops = kmemdup(vpnflow_nf_ops_template, sizeof(vpnflow_nf_ops_template), GFP_KERNEL);
+	err = -ENOMEM;
+	if (!ops)
+		goto out;
+	for (i = 0; i < ARRAY_SIZE(vpnflow_nf_ops_template); i++)
+		ops[i].priv = vn;
+	/* We need conntrack in this namespace, for both families. */
+	err = nf_ct_netns_get(vn->net, NFPROTO_INET);
+	if (err)
+		goto out_free;
+	err = nf_register_net_hooks(vn->net, ops, ARRAY_SIZE(vpnflow_nf_ops_template));
+	if (err)
+		goto out_ct;
+	vn->nf_ops = ops;
+	mutex_unlock(&vn->nf_lock);
+	return 0;
+
+out_ct:
+	nf_ct_netns_put(vn->net, NFPROTO_INET);
+out_free:
+	kfree(ops);
+out:
+	mutex_unlock(&vn->nf_lock);
+	pr_warn_ratelimited("vpnflow_preserve: cannot register netfilter hooks: %d\n", err);
+	return err;
+}
+
+/* Netns exit / unload. Waits for packets in flight through the hooks. */
+void vpnflow_nf_disable(struct vpnflow_net *vn)
+{
+	mutex_lock(&vn->nf_lock);
+	if (vn->nf_ops) {
+		nf_unregister_net_hooks(vn->net, vn->nf_ops,
+					ARRAY_SIZE(vpnflow_nf_ops_template));
+		nf_ct_netns_put(vn->net, NFPROTO_INET);
+		kfree(vn->nf_ops);
+		vn->nf_ops = NULL;
+	}
+	mutex_unlock(&vn->nf_lock);
+}

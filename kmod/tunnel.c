@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vpnflow_preserve: tunnels, as seen from xfrm state.
+ *
+ * A tunnel is up while at least one valid tunnel-mode ESP/AH SA with its
+ * identity (see struct vpnflow_tunnel_key) is installed in the namespace,
+ * and down once the last one is gone (deleted, hard-expired or flushed).
+ * Rather than counting SAs from notifications (which would miss SAs
+ * installed before the module was loaded, and lose count on a flush),
+ * every xfrm event queues one reconcile of the namespace, in process
+ * context, that walks the SA table and compares. A make-before-break
+ * rekey never shows a tunnel without an SA, so it is not a drop.
+ *
+ * Copyright (C) 2026 The vpnflow authors.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/jhash.h>
+#include <linux/slab.h>
+#include <net/xfrm.h>
+
+#include "flow.h"
+#include "nfhooks.h"
+#include "tunnel.h"
+#include "vpnflow.h"
+
+void vpnflow_tunnel_key_from_state(struct vpnflow_tunnel_key *k,
+				   const struct xfrm_state *x)
+{
+	const xfrm_address_t *s = &x->props.saddr, *d = &x->id.daddr;
+	size_t len = x->props.family == AF_INET6 ? sizeof(struct in6_addr) :
+						    sizeof(__be32);
+
+	memset(k, 0, sizeof(*k));
+	if (memcmp(s, d, len) > 0)
+		swap(s, d);
+	memcpy(&k->lo, s, len);
+	memcpy(&k->hi, d, len);
+	k->if_id = x->if_id;
+	k->mark = x->mark.v & x->mark.m;
+	k->family = x->props.family;
+}
+
+bool vpnflow_tunnel_key_eq(const struct vpnflow_tunnel_key *a,
+			   const struct vpnflow_tunnel_key *b)
+{
+	return !memcmp(a, b, sizeof(*a));
+}
+
+static u32 vpnflow_tunnel_hash(const struct vpnflow_tunnel_key *k)
+{
+	return jhash2((const u32 *)k, sizeof(*k) / sizeof(u32), 0);
+}
+
+/* Caller holds vn->tlock. */
+struct vpnflow_tunnel *vpnflow_tunnel_find(struct vpnflow_net *vn,
+					   const struct vpnflow_tunnel_key *k)
+{
+	struct vpnflow_tunnel *t;
+
+	hash_for_each_possible(vn->tunnels, t, node, vpnflow_tunnel_hash(k))
+		if (vpnflow_tunnel_key_eq(&t->key, k))
+			return t;
+	return NULL;
+}
+
+/*
+ * Caller holds vn->tlock. A tunnel created here starts down: only the
+ * reconcile, which has looked at the SA table, declares a tunnel up.
+ */
+struct vpnflow_tunnel *vpnflow_tunnel_get_or_create(struct vpnflow_net *vn,
+						    const struct vpnflow_tunnel_key *k,
+						    gfp_t gfp)
+{
+	struct vpnflow_tunnel *t = vpnflow_tunnel_find(vn, k);
+
+	if (t)
+		return t;
+	t = kzalloc(sizeof(*t), gfp);
+	if (!t)
+		return NULL;
+	t->key = *k;
+	INIT_LIST_HEAD(&t->flows);
+	t->id = ++vn->next_tunnel_id;
+	t->changed = jiffies;
+	hash_add(vn->tunnels, &t->node, vpnflow_tunnel_hash(k));
+	return t;
+}
+
+/* What one pass over the SA table found, a batch at a time. */
+struct vpnflow_sa_batch {
+	unsigned int n;
+	struct {
+		struct vpnflow_tunnel_key key;
+		u32 reqid;
+	} sa[32];
+};
+
+static int vpnflow_sa_collect(struct xfrm_state *x, int count, void *ptr)
+{
+	struct vpnflow_sa_batch *b = ptr;
+
+	if (x->props.mode != XFRM_MODE_TUNNEL || x->km.state != XFRM_STATE_VALID ||
+	    (x->id.proto != IPPROTO_ESP && x->id.proto != IPPROTO_AH))
+		return 0;
+	if (b->n == ARRAY_SIZE(b->sa))
+		return -ENOBUFS;	/* the walk resumes at this state */
+	vpnflow_tunnel_key_from_state(&b->sa[b->n].key, x);
+	b->sa[b->n].reqid = x->props.reqid;
+	b->n++;
+	return 0;
+}
+
+static void vpnflow_tunnel_free_rcu(struct vpnflow_net *vn, struct vpnflow_tunnel *t)
+{
+	hash_del(&t->node);
+	kfree_rcu(t, rcu);
+}
+
+void vpnflow_tunnel_reconcile(struct vpnflow_net *vn)
+{
+	struct vpnflow_tunnel *t, *down[16];
+	struct vpnflow_sa_batch *b;
+	struct xfrm_state_walk walk;
+	struct hlist_node *tmp;
+	unsigned int i, ndown, gen;
+	bool revisit;
+	int bkt, err;
+
+	b = kmalloc(sizeof(*b), GFP_KERNEL);
+	if (!b)
+		return;
+
+	spin_lock_bh(&vn->tlock);
+	hash_for_each(vn->tunnels, bkt, t, node) {
+		t->seen = false;
+		t->nsa = 0;
+	}
+	spin_unlock_bh(&vn->tlock);
+
+	xfrm_state_walk_init(&walk, IPSEC_PROTO_ANY, NULL);
+	do {
+		b->n = 0;
+		err = xfrm_state_walk(vn->net, &walk, vpnflow_sa_collect, b);
+		spin_lock_bh(&vn->tlock);
+		for (i = 0; i < b->n; i++) {
+			t = vpnflow_tunnel_get_or_create(vn, &b->sa[i].key, GFP_ATOMIC);
+			if (!t)
+				continue;
+			t->seen = true;
+			t->nsa++;
+			t->reqid = b->sa[i].reqid;
+		}
+		spin_unlock_bh(&vn->tlock);
+		cond_resched();
+	} while (err == -ENOBUFS);
+	xfrm_state_walk_done(&walk, vn->net);
+	kfree(b);
+
+	/* Hooks are needed from the first tunnel on. */
+	if (!hash_empty(vn->tunnels))
+		vpnflow_nf_enable(vn);
+
+	/*
+	 * Transitions. Flows of down tunnels are handled outside the lock, a
+	 * few tunnels at a time; only this work frees tunnels, so the
+	 * pointers stay valid. Each down tunnel is visited once per pass.
+	 */
+	gen = ++vn->reconcile_gen;
+	revisit = test_and_clear_bit(0, &vn->revisit);
+again:
+	ndown = 0;
+	spin_lock_bh(&vn->tlock);
+	hash_for_each_safe(vn->tunnels, bkt, tmp, t, node) {
+		if (t->seen && !t->up) {
+			WRITE_ONCE(t->up, true);
+			t->changed = jiffies;
+			atomic64_inc(&vn->cnt.tunnels_up);
+		} else if (!t->seen && t->up) {
+			WRITE_ONCE(t->up, false);
+			t->changed = jiffies;
+			atomic64_inc(&vn->cnt.tunnels_down);
+		}
+		if (t->up || t->visited == gen)
+			continue;
+		if (list_empty(&t->flows)) {
+			vpnflow_tunnel_free_rcu(vn, t);
+			continue;
+		}
+		/* Active flows to preserve or tear down, or preserved ones to revisit. */
+		if (revisit || t->nflows != t->npreserved ||
+		    !READ_ONCE(vn->opts.preserve_vpn_flows)) {
+			t->visited = gen;
+			down[ndown++] = t;
+			if (ndown == ARRAY_SIZE(down))
+				break;
+		}
+	}
+	spin_unlock_bh(&vn->tlock);
+
+	for (i = 0; i < ndown; i++)
+		vpnflow_flows_tunnel_down(vn, down[i]);
+	if (ndown == ARRAY_SIZE(down))
+		goto again;
+}
+
+/* Netns exit / module unload: hooks are gone and flows released. */
+void vpnflow_tunnel_free_all(struct vpnflow_net *vn)
+{
+	struct vpnflow_tunnel *t;
+	struct hlist_node *tmp;
+	int bkt;
+
+	spin_lock_bh(&vn->tlock);
+	hash_for_each_safe(vn->tunnels, bkt, tmp, t, node) {
+		WARN_ON_ONCE(!list_empty(&t->flows));
+		vpnflow_tunnel_free_rcu(vn, t);
+	}
+	spin_unlock_bh(&vn->tlock);
+}

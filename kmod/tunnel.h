@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vpnflow_preserve: tunnels, as seen from xfrm state.
+ *
+ * Copyright (C) 2026 The vpnflow authors.
+ */
+#ifndef _VPNFLOW_TUNNEL_H
+#define _VPNFLOW_TUNNEL_H
+
+#include <linux/list.h>
+#include <linux/rcupdate.h>
+#include <linux/types.h>
+#include <net/xfrm.h>
+
+struct vpnflow_net;
+
+/*
+ * A tunnel's identity: the outer address pair (unordered, so that the
+ * inbound and the outbound SA of a CHILD_SA share it), the outer family,
+ * the xfrm interface id and the SA mark, in one network namespace.
+ * reqid is deliberately not part of it: strongSwan allocates a fresh reqid
+ * when a CHILD_SA is re-established after it was torn down (unless one is
+ * configured), and the re-established tunnel must be recognised.
+ */
+struct vpnflow_tunnel_key {
+	xfrm_address_t lo;
+	xfrm_address_t hi;
+	u32 if_id;
+	u32 mark;
+	u16 family;
+	u16 pad;
+};
+
+struct vpnflow_tunnel {
+	struct hlist_node node;		/* vn->tunnels; vn->tlock */
+	struct vpnflow_tunnel_key key;
+	struct list_head flows;		/* vpnflow_flow.tnode; vn->tlock */
+	struct rcu_head rcu;
+	u32 id;				/* stable while the tunnel object lives */
+	u32 nflows;			/* vn->tlock */
+	u32 npreserved;			/* vn->tlock */
+	u32 nsa;			/* valid SAs at the last reconcile */
+	u32 reqid;			/* of an SA seen at the last reconcile */
+	bool up;			/* READ_ONCE in the data path */
+	bool seen;			/* reconcile scratch */
+	unsigned int visited;		/* reconcile pass that handled it */
+	unsigned long changed;		/* jiffies of the last up/down */
+};
+
+void vpnflow_tunnel_key_from_state(struct vpnflow_tunnel_key *k,
+				   const struct xfrm_state *x);
+bool vpnflow_tunnel_key_eq(const struct vpnflow_tunnel_key *a,
+			   const struct vpnflow_tunnel_key *b);
+struct vpnflow_tunnel *vpnflow_tunnel_find(struct vpnflow_net *vn,
+					   const struct vpnflow_tunnel_key *k);
+struct vpnflow_tunnel *vpnflow_tunnel_get_or_create(struct vpnflow_net *vn,
+						    const struct vpnflow_tunnel_key *k,
+						    gfp_t gfp);
+void vpnflow_tunnel_reconcile(struct vpnflow_net *vn);
+void vpnflow_tunnel_free_all(struct vpnflow_net *vn);
+
+#endif /* _VPNFLOW_TUNNEL_H */

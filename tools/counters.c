@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vpnsysopt: show counters.
+ * vpnsysopt: show counters, clear counters.
  *
  * Copyright (C) 2026 The vpnflow authors.
  */
@@ -17,12 +17,26 @@
 struct ctr_desc {
 	const char *name;	/* text output: the spec's name */
 	const char *json;
+	enum mnl_attr_data_type type;	/* u64 counters, u32 gauges */
 };
 
-/* In output order. Attributes not listed (the pad) are skipped. */
+/* Printed in attribute order. Attributes not listed (the pad) are skipped. */
+#define CTR(attr, name, json, type) \
+	[VPNFLOW_A_COUNTERS_ ## attr] = { name, json, MNL_TYPE_ ## type }
+
 static const struct ctr_desc ctr_desc[VPNFLOW_A_COUNTERS_MAX + 1] = {
-	[VPNFLOW_A_COUNTERS_SA_EVENTS]		= { "sa-events", "sa_events" },
-	[VPNFLOW_A_COUNTERS_POLICY_EVENTS]	= { "policy-events", "policy_events" },
+	CTR(SA_EVENTS,		"sa-events",		"sa_events",		U64),
+	CTR(POLICY_EVENTS,	"policy-events",	"policy_events",	U64),
+	CTR(TUNNELS_UP,		"tunnels-up",		"tunnels_up",		U64),
+	CTR(TUNNELS_DOWN,	"tunnels-down",		"tunnels_down",		U64),
+	CTR(FLOWS_PRESERVED,	"flows-preserved",	"flows_preserved",	U64),
+	CTR(FLOWS_RESUMED,	"flows-resumed",	"flows_resumed",	U64),
+	CTR(FLOWS_EXPIRED,	"flows-expired",	"flows_expired",	U64),
+	CTR(FLOWS_TORN_DOWN,	"flows-torn-down",	"flows_torn_down",	U64),
+	CTR(PKTS_DROPPED,	"pkts-dropped",		"pkts_dropped",		U64),
+	CTR(FLOWS_UNTRACKED,	"flows-untracked",	"flows_untracked",	U64),
+	CTR(FLOWS,		"flows",		"flows",		U32),
+	CTR(FLOWS_HELD,		"flows-held",		"flows_held",		U32),
 };
 
 struct ctrs {
@@ -32,36 +46,34 @@ struct ctrs {
 
 _Static_assert(VPNFLOW_A_COUNTERS_MAX < 32, "ctrs.present is too small");
 
-static bool ctr_known(int attr)
-{
-	return attr > 0 && attr <= VPNFLOW_A_COUNTERS_MAX && ctr_desc[attr].name;
-}
-
-static int ctr_attr_cb(const struct nlattr *a, void *data)
-{
-	int attr = mnl_attr_get_type(a);
-	struct ctrs *c = data;
-
-	if (!ctr_known(attr))
-		return MNL_CB_OK;
-	if (mnl_attr_validate(a, MNL_TYPE_U64) < 0)
-		return MNL_CB_ERROR;
-	c->val[attr] = mnl_attr_get_u64(a);
-	c->present |= 1U << attr;
-	return MNL_CB_OK;
-}
-
 static int ctr_get_cb(const struct nlmsghdr *nlh, void *data)
 {
-	const struct nlattr *a;
+	static const enum mnl_attr_data_type top[VPNFLOW_A_MAX + 1] = {
+		[VPNFLOW_A_COUNTERS] = MNL_TYPE_NESTED,
+	};
+	enum mnl_attr_data_type types[VPNFLOW_A_COUNTERS_MAX + 1];
+	const struct nlattr *tb[VPNFLOW_A_MAX + 1];
+	const struct nlattr *ctb[VPNFLOW_A_COUNTERS_MAX + 1];
+	struct ctrs *c = data;
+	int attr;
 
-	mnl_attr_for_each(a, nlh, GENL_HDRLEN) {
-		if (mnl_attr_get_type(a) != VPNFLOW_A_COUNTERS)
+	if (vs_parse_msg(nlh, top, VPNFLOW_A_MAX, tb) < 0)
+		return MNL_CB_ERROR;
+	if (!tb[VPNFLOW_A_COUNTERS])
+		return MNL_CB_OK;
+	for (attr = 0; attr <= VPNFLOW_A_COUNTERS_MAX; attr++)
+		types[attr] = ctr_desc[attr].name ? ctr_desc[attr].type :
+						    MNL_TYPE_UNSPEC;
+	if (vs_parse_nest(tb[VPNFLOW_A_COUNTERS], types,
+			  VPNFLOW_A_COUNTERS_MAX, ctb) < 0)
+		return MNL_CB_ERROR;
+	for (attr = 1; attr <= VPNFLOW_A_COUNTERS_MAX; attr++) {
+		if (!ctb[attr])
 			continue;
-		if (mnl_attr_parse_nested(a, ctr_attr_cb, data) < 0) {
-			errno = EPROTO;
-			return MNL_CB_ERROR;
-		}
+		c->val[attr] = types[attr] == MNL_TYPE_U64 ?
+			       mnl_attr_get_u64(ctb[attr]) :
+			       mnl_attr_get_u32(ctb[attr]);
+		c->present |= 1U << attr;
 	}
 	return MNL_CB_OK;
 }
@@ -112,5 +124,21 @@ static int ctr_show_exec(struct vs *vs)
 int do_show_counters(struct vs *vs, int argc, char **argv)
 {
 	vs->exec = ctr_show_exec;
+	return kw_end(vs, argc, argv);
+}
+
+/* The flows and flows-held gauges are not reset: they count what is. */
+static int ctr_clear_exec(struct vs *vs)
+{
+	struct nlmsghdr *nlh;
+
+	nlh = nl_genl_msg(&vs->nl, VPNFLOW_CMD_COUNTERS_CLEAR,
+			  VPNFLOW_FAMILY_VERSION, 0);
+	return vs_talk(vs, nlh, NULL, NULL, "clearing counters");
+}
+
+int do_clear_counters(struct vs *vs, int argc, char **argv)
+{
+	vs->exec = ctr_clear_exec;
 	return kw_end(vs, argc, argv);
 }

@@ -3,10 +3,12 @@
  * vpnsysopt: generic netlink over libmnl.
  *
  * One socket, one request at a time: nl_talk() sends a request with
- * NLM_F_ACK and runs callbacks until the kernel's ack (or NLMSG_DONE for
- * dumps). Errors and extended acks are recorded in nl->err rather than
- * printed, so that the caller decides about wording and exit codes; the
- * parsing follows iproute2's lib/mnl_utils.c and lib/libnetlink.c.
+ * NLM_F_ACK and runs callbacks until the kernel's ack, or a dump request
+ * (NLM_F_DUMP, no ack: the kernel sends none for dumps) and runs them on
+ * each part of the reply until NLMSG_DONE. Errors and extended acks are
+ * recorded in nl->err rather than printed, so that the caller decides
+ * about wording and exit codes; the parsing follows iproute2's
+ * lib/mnl_utils.c and lib/libnetlink.c.
  *
  * Copyright (C) 2026 The vpnflow authors.
  */
@@ -76,7 +78,7 @@ void nl_close(struct nl *nl)
 	nl->rx = NULL;
 }
 
-/* Start a request with a genl header in nl->tx. */
+/* Start a request with a genl header in nl->tx; dumps end with DONE. */
 struct nlmsghdr *nl_msg(struct nl *nl, uint16_t type, uint8_t cmd,
 			uint8_t version, uint16_t flags)
 {
@@ -85,7 +87,9 @@ struct nlmsghdr *nl_msg(struct nl *nl, uint16_t type, uint8_t cmd,
 
 	nlh = mnl_nlmsg_put_header(nl->tx);
 	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	if ((flags & NLM_F_DUMP) != NLM_F_DUMP)
+		nlh->nlmsg_flags |= NLM_F_ACK;
 	nlh->nlmsg_seq = ++nl->seq;
 
 	genl = mnl_nlmsg_put_extra_header(nlh, sizeof(*genl));
@@ -189,13 +193,16 @@ static int nl_cb_data(const struct nlmsghdr *nlh, void *data)
 {
 	struct nl_talk_ctx *t = data;
 
+	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+		t->nl->err.intr = true;
 	if (!t->cb)
 		return MNL_CB_OK;
 	return t->cb(nlh, t->data);
 }
 
 /*
- * Send @req and process replies until the ack. Returns 0 or a negative
+ * Send @req and process replies until the ack (NLMSG_DONE for a dump,
+ * however many datagrams its parts take). Returns 0 or a negative
  * errno; nl->err tells whether the kernel refused (with its extack) or a
  * syscall failed. On success nl->err.msg may hold a kernel warning.
  */

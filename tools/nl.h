@@ -21,6 +21,7 @@ struct nl_err {
 	bool kernel;		/* err came from the kernel, not a syscall */
 	char msg[256];		/* extack message ("" if none); a warning if !err */
 	uint32_t offs;		/* extack: offset of the bad attribute, 0 if none */
+	bool intr;		/* a dump was interrupted (NLM_F_DUMP_INTR) */
 };
 
 struct nl_mcgrp {

@@ -101,33 +101,13 @@ static bool is_value(const char *s)
 	return (*s >= '0' && *s <= '9') || *s == '-' || *s == '+';
 }
 
-/* Decimal digits only; -ERANGE above UINT32_MAX, -EINVAL if not a number. */
-static int parse_u32(const char *s, const char *end, uint32_t *val)
-{
-	uint64_t v = 0;
-
-	if (s == end)
-		return -EINVAL;
-	for (; s < end; s++) {
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		v = v * 10 + (*s - '0');
-		if (v > UINT32_MAX)
-			v = (uint64_t)UINT32_MAX + 1;
-	}
-	if (v > UINT32_MAX)
-		return -ERANGE;
-	*val = v;
-	return 0;
-}
-
 static int parse_mss(struct vs *vs, char **at, const char *what,
 		     uint32_t *mss)
 {
 	const char *s = *at;
 	int err;
 
-	err = parse_u32(s, s + strlen(s), mss);
+	err = vs_parse_u32(s, s + strlen(s), mss);
 	if (err == -EINVAL)
 		return kw_error(vs, at, "%s \"%s\" is not a number; expected %s",
 				what, s, MSS_ALT);
@@ -147,14 +127,14 @@ static int parse_hms(const char *s, uint32_t *secs)
 	int err;
 
 	if (!c1)
-		return parse_u32(s, s + strlen(s), secs);
+		return vs_parse_u32(s, s + strlen(s), secs);
 	c2 = strchr(c1 + 1, ':');
 	if (!c2 || strchr(c2 + 1, ':') || c2 - c1 > 3 || strlen(c2 + 1) > 2)
 		return -EINVAL;
-	if (parse_u32(c1 + 1, c2, &m) || m > 59 ||
-	    parse_u32(c2 + 1, c2 + strlen(c2), &sec) || sec > 59)
+	if (vs_parse_u32(c1 + 1, c2, &m) || m > 59 ||
+	    vs_parse_u32(c2 + 1, c2 + strlen(c2), &sec) || sec > 59)
 		return -EINVAL;
-	err = parse_u32(s, c1, &h);
+	err = vs_parse_u32(s, c1, &h);
 	if (err)
 		return err;
 	total = (uint64_t)h * 3600 + m * 60 + sec;
@@ -355,7 +335,7 @@ static int opt_get_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int opt_get(struct vs *vs, struct vs_opts *o)
+int vs_opts_get(struct vs *vs, struct vs_opts *o)
 {
 	struct nlmsghdr *nlh;
 
@@ -370,6 +350,7 @@ static int opt_get(struct vs *vs, struct vs_opts *o)
 static void opt_print_line(int attr, uint32_t val)
 {
 	const struct opt_desc *d = &opt_desc[attr];
+	char hms[VS_HMS_LEN];
 
 	switch (d->kind) {
 	case OPT_BOOL:
@@ -379,8 +360,7 @@ static void opt_print_line(int attr, uint32_t val)
 		printf("%s %u\n", d->words, val);
 		break;
 	case OPT_TIMEOUT:
-		printf("%s %u:%02u:%02u\n", d->words, val / 3600,
-		       val / 60 % 60, val % 60);
+		printf("%s %s\n", d->words, vs_hms(hms, sizeof(hms), val));
 		break;
 	}
 }
@@ -424,7 +404,7 @@ static int opt_show_exec(struct vs *vs)
 	struct vs_opts o;
 	int rc;
 
-	rc = opt_get(vs, &o);
+	rc = vs_opts_get(vs, &o);
 	if (rc)
 		return rc;
 	if (vs->json)

@@ -7,8 +7,8 @@
  *
  * This file has main(), the global options, the top of the command
  * grammar and the mapping of failures to messages and exit codes. Each
- * area of commands lives in its own file (options.c, counters.c) and hooks
- * into the keyword tables below.
+ * area of commands lives in its own file (options.c, counters.c,
+ * tunnels.c, flows.c) and hooks into the keyword tables below.
  *
  * Copyright (C) 2026 The vpnflow authors.
  */
@@ -51,6 +51,11 @@ void vs_usage(FILE *f)
 		"  no timeout preserve-vpn-flows\n"
 		"  show running-config [all]\n"
 		"  show counters\n"
+		"  clear counters\n"
+		"  show vpn-context [detail]\n"
+		"  show asp table vpn-context [detail]\n"
+		"  show conn [active | preserved] [tunnel ID]\n"
+		"  monitor [count N]\n"
 		"  help\n"
 		"\n"
 		"Options:\n"
@@ -115,6 +120,9 @@ int vs_talk(struct vs *vs, struct nlmsghdr *req, mnl_cb_t cb, void *data,
 		return vs_nl_error(vs, -err, what);
 	if (vs->nl.err.msg[0])
 		fprintf(stderr, "Warning: %s\n", vs->nl.err.msg);
+	if (vs->nl.err.intr)
+		fprintf(stderr, "Warning: %s: dump interrupted, output may be inconsistent\n",
+			what);
 	return 0;
 }
 
@@ -183,6 +191,7 @@ static int vs_run(struct vs *vs)
 /* The grammar's top: [no] [sysopt] COMMAND. */
 
 static int do_show(struct vs *vs, int argc, char **argv);
+static int do_clear(struct vs *vs, int argc, char **argv);
 static int do_help(struct vs *vs, int argc, char **argv);
 static int do_no(struct vs *vs, int argc, char **argv);
 static int do_sysopt(struct vs *vs, int argc, char **argv);
@@ -200,13 +209,46 @@ static const struct kw top_kw[] = {
 	[TOP_COMMANDS]	= { "connection",	do_connection,		KW_NO },
 	{ "timeout",		do_timeout,		KW_NO },
 	{ "show",		do_show,		0 },
+	{ "clear",		do_clear,		0 },
+	{ "monitor",		do_monitor,		0 },
 	{ "help",		do_help,		0 },
 	KW_END
 };
 
+static int do_show_asp(struct vs *vs, int argc, char **argv);
+
 static const struct kw show_kw[] = {
 	{ "running-config",	do_show_running_config,	0 },
 	{ "counters",		do_show_counters,	0 },
+	{ "vpn-context",	do_show_vpn_context,	0 },
+	{ "conn",		do_show_conn,		0 },
+	{ "asp",		do_show_asp,		0 },
+	KW_END
+};
+
+/* The ASA's long form: show asp table vpn-context. */
+static const struct kw asp_table_kw[] = {
+	{ "vpn-context",	do_show_vpn_context,	0 },
+	KW_END
+};
+
+static int do_show_asp_table(struct vs *vs, int argc, char **argv)
+{
+	return kw_dispatch(vs, asp_table_kw, argc, argv, NULL);
+}
+
+static const struct kw asp_kw[] = {
+	{ "table",		do_show_asp_table,	0 },
+	KW_END
+};
+
+static int do_show_asp(struct vs *vs, int argc, char **argv)
+{
+	return kw_dispatch(vs, asp_kw, argc, argv, NULL);
+}
+
+static const struct kw clear_kw[] = {
+	{ "counters",		do_clear_counters,	0 },
 	KW_END
 };
 
@@ -225,6 +267,11 @@ static int do_sysopt(struct vs *vs, int argc, char **argv)
 static int do_show(struct vs *vs, int argc, char **argv)
 {
 	return kw_dispatch(vs, show_kw, argc, argv, NULL);
+}
+
+static int do_clear(struct vs *vs, int argc, char **argv)
+{
+	return kw_dispatch(vs, clear_kw, argc, argv, NULL);
 }
 
 static int do_help(struct vs *vs, int argc, char **argv)

@@ -8,6 +8,7 @@
 #define VPNSYSOPT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -55,6 +56,11 @@ struct vs {
 	/* set while parsing */
 	bool no;		/* the command started with "no" */
 	bool show_all;		/* show running-config all */
+	bool detail;		/* show vpn-context detail */
+	bool filter_tunnel;	/* show conn tunnel ID */
+	uint32_t tunnel_id;
+	int filter_state;	/* show conn active|preserved; -1: any */
+	uint32_t count;		/* monitor count N; 0: forever */
 	struct vs_opts set;	/* options to change */
 	vs_exec_t exec;		/* what to run once netlink is up */
 
@@ -70,8 +76,39 @@ void vs_usage(FILE *f);
 int do_connection(struct vs *vs, int argc, char **argv);
 int do_timeout(struct vs *vs, int argc, char **argv);
 int do_show_running_config(struct vs *vs, int argc, char **argv);
+int vs_opts_get(struct vs *vs, struct vs_opts *o);
 
-/* counters.c: show counters */
+/* counters.c: show counters, clear counters */
 int do_show_counters(struct vs *vs, int argc, char **argv);
+int do_clear_counters(struct vs *vs, int argc, char **argv);
+
+/* tunnels.c: show vpn-context, show asp table vpn-context */
+int do_show_vpn_context(struct vs *vs, int argc, char **argv);
+
+/* flows.c: show conn, monitor */
+int do_show_conn(struct vs *vs, int argc, char **argv);
+int do_monitor(struct vs *vs, int argc, char **argv);
+
+/* util.c */
+#define VS_HMS_LEN	16	/* "1193046:28:15" */
+#define VS_ADDR_LEN	46	/* INET6_ADDRSTRLEN */
+#define VS_PROTO_LEN	4	/* "255" */
+
+int vs_parse_u32(const char *s, const char *end, uint32_t *val);
+const char *vs_hms(char *buf, size_t sz, uint32_t secs);
+const char *vs_family_name(uint16_t family);
+const char *vs_addr(char *buf, size_t sz, uint16_t family,
+		    const struct nlattr *a);
+const char *vs_proto_name(char *buf, size_t sz, uint8_t proto, bool json);
+bool vs_proto_has_ports(uint8_t proto);
+const char *vs_ifname(uint32_t index);
+void vs_ifname_forget(void);
+int vs_parse_nest(const struct nlattr *nest,
+		  const enum mnl_attr_data_type *types, unsigned int max,
+		  const struct nlattr **tb);
+int vs_parse_msg(const struct nlmsghdr *nlh,
+		 const enum mnl_attr_data_type *types, unsigned int max,
+		 const struct nlattr **tb);
+void *vs_grow(void *arr, size_t *cap, size_t n, size_t size);
 
 #endif /* VPNSYSOPT_H */

@@ -45,6 +45,8 @@ case_() {
 # Options, help, version.
 case_ "-h prints usage"			0 "Usage: vpnsysopt"	-h
 case_ "--help prints usage"		0 "show running-config [all]" --help
+case_ "usage lists show conn"		0 "show conn [active | preserved] [tunnel ID]" -h
+case_ "usage lists monitor"		0 "monitor [count N]"	-h
 case_ "help command prints usage"	0 "Usage: vpnsysopt"	help
 case_ "-V prints the version"		0 "vpnsysopt $version"	-V
 case_ "--version prints the version"	0 "vpnsysopt $version"	--version
@@ -57,7 +59,7 @@ case_ "empty keyword"			1 'unknown keyword ""; expected "no"' ""
 case_ "help takes no argument"		1 'unexpected "x"'	help x
 
 # Keywords: unknown, suggestions, ambiguity, missing and extra words.
-case_ "unknown top keyword lists all"	1 'unknown keyword "bogus"; expected "no", "sysopt", "connection", "timeout", "show" or "help"' bogus
+case_ "unknown top keyword lists all"	1 'unknown keyword "bogus"; expected "no", "sysopt", "connection", "timeout", "show", "clear", "monitor" or "help"' bogus
 case_ "typo suggests connection"	1 'unknown keyword "conection"; did you mean "connection"?' conection preserve-vpn-flows
 case_ "typo suggests preserve-vpn-flows" 1 'unknown keyword "presrve"; did you mean "preserve-vpn-flows"?' connection presrve
 case_ "transposition suggests show"	1 'unknown keyword "shwo"; did you mean "show"?' shwo run
@@ -65,7 +67,7 @@ case_ "typo suggests running-config"	1 'unknown keyword "runnign"; did you mean 
 case_ "caret points at the bad word"	1 $'  connection presrve\n             ^' connection presrve
 case_ "ambiguous abbreviation"		1 'ambiguous keyword "s"; did you mean "sysopt" or "show"?' s run
 case_ "ambiguous abbreviation after no"	1 'unknown keyword "run"' no s run
-case_ "incomplete command lists keywords" 1 'incomplete command; expected "running-config" or "counters"' show
+case_ "incomplete command lists keywords" 1 'incomplete command; expected "running-config", "counters", "vpn-context", "conn" or "asp"' show
 case_ "incomplete connection"		1 'expected "preserve-vpn-flows", "reclassify-vpn" or "tcpmss"' connection
 case_ "incomplete tcpmss"		1 'expected "minimum", "auto" or a number (0 or 48-65535)' connection tcpmss
 case_ "missing tcpmss minimum value"	1 'incomplete command; expected a number (0 or 48-65535)' connection tcpmss minimum
@@ -78,6 +80,39 @@ case_ "sysopt only once"		1 'unknown keyword "sysopt"' sysopt sysopt connection 
 case_ "no only before sysopt"		1 'unknown keyword "no"' sysopt no connection preserve-vpn-flows
 case_ "unknown tcpmss keyword"		1 'unknown keyword "maximum"' connection tcpmss maximum 1400
 case_ "show running-config junk"	1 'unknown keyword "sysopts"; expected "all"' show running-config sysopts
+
+# show counters, clear counters, show vpn-context, show conn, monitor.
+tid_alt='a tunnel id (0-4294967295, see show vpn-context)'
+case_ "c is ambiguous"			1 'ambiguous keyword "c"; did you mean "connection" or "clear"?' c counters
+case_ "show co is ambiguous"		1 'ambiguous keyword "co"; did you mean "counters" or "conn"?' show co
+case_ "incomplete clear"		1 'incomplete command; expected "counters"' clear
+case_ "clear conn is not supported"	1 'unknown keyword "conn"; did you mean "counters"?' clear conn
+case_ "clear junk lists counters"	1 'unknown keyword "xlate"; expected "counters"' clear xlate
+case_ "clear counters takes no argument" 1 'unexpected "all" at the end of the command' clear counters all
+case_ "no is not valid with clear"	1 '"no" is not valid with "clear"' no clear counters
+case_ "no is not valid with monitor"	1 '"no" is not valid with "monitor"' no monitor
+case_ "show counters takes no argument"	1 'unexpected "x"' show counters x
+case_ "vpn-context typo suggests detail" 1 'unknown keyword "detial"; did you mean "detail"?' show vpn-context detial
+case_ "vpn-context detail takes no argument" 1 'unexpected "3" at the end of the command' show vpn-context detail 3
+case_ "incomplete show asp"		1 'incomplete command; expected "table"' show asp
+case_ "incomplete show asp table"	1 'incomplete command; expected "vpn-context"' show asp table
+case_ "show asp table junk"		1 'unknown keyword "conn"; expected "vpn-context"' show asp table conn
+case_ "show conn junk lists filters"	1 'unknown keyword "bogus"; expected "active", "preserved" or "tunnel"' show conn bogus
+case_ "show conn typo suggests preserved" 1 'unknown keyword "presreved"; did you mean "preserved"?' show conn presreved
+case_ "show conn tunnel needs an id"	1 "incomplete command; expected $tid_alt" show conn tunnel
+case_ "show conn tunnel id not a number" 1 "tunnel id \"x\" is not a number; expected $tid_alt" show conn tunnel x
+case_ "show conn tunnel id negative"	1 'tunnel id "-1" is not a number' show conn tunnel -1
+case_ "show conn tunnel id above u32"	1 'tunnel id 4294967296 is out of range: must be 0-4294967295' show conn tunnel 4294967296
+case_ "show conn tunnel twice"		1 '"tunnel" given twice' show conn tunnel 1 tunnel 2
+case_ "caret points at the second tunnel" 1 $'  show conn tunnel 1 tunnel 2\n                     ^' show conn tunnel 1 tunnel 2
+case_ "show conn two states"		1 'only one of "active" and "preserved" may be given' show conn preserved active
+case_ "show conn state twice"		1 'only one of "active" and "preserved" may be given' show conn active tunnel 3 active
+case_ "monitor junk"			1 'unknown keyword "counts"; did you mean "count"?' monitor counts 3
+case_ "monitor count needs N"		1 'incomplete command; expected a number of events (1-4294967295)' monitor count
+case_ "monitor count 0"			1 'event count 0 is out of range: must be 1-4294967295' monitor count 0
+case_ "monitor count not a number"	1 'event count "x" is not a number' monitor count x
+case_ "monitor count above u32"		1 'event count 4294967296 is out of range' monitor count 4294967296
+case_ "monitor count takes one value"	1 'unexpected "2" at the end of the command' monitor count 1 2
 
 # Values, checked before anything is sent.
 case_ "tcpmss below 48"			1 "tcpmss 47 is out of range: $mss_range" connection tcpmss 47
@@ -118,6 +153,24 @@ case_ "run-config line: reclassify-vpn"	3 "$nomod" sysopt connection reclassify-
 case_ "run-config line: no preserve"	3 "$nomod" no sysopt connection preserve-vpn-flows
 case_ "run-config line: no tcpmss auto"	3 "$nomod" no sysopt connection tcpmss auto
 case_ "run-config line: timeout"	3 "$nomod" timeout preserve-vpn-flows 1:00:00
+case_ "clear counters"			3 "$nomod" clear counters
+case_ "cl cou"				3 "$nomod" cl cou
+case_ "show vpn-context"		3 "$nomod" show vpn-context
+case_ "sh vpn det"			3 "$nomod" sh vpn det
+case_ "-j show vpn-context detail"	3 "$nomod" -j show vpn-context detail
+case_ "show asp table vpn-context"	3 "$nomod" show asp table vpn-context
+case_ "sh asp tab vpn detail"		3 "$nomod" sh asp tab vpn detail
+case_ "show conn"			3 "$nomod" show conn
+case_ "-j show conn"			3 "$nomod" -j show conn
+case_ "show conn preserved"		3 "$nomod" show conn preserved
+case_ "show conn active"		3 "$nomod" show conn active
+case_ "show conn tunnel 0"		3 "$nomod" show conn tunnel 0
+case_ "show conn tunnel 4294967295"	3 "$nomod" show conn tunnel 4294967295
+case_ "show conn pres tun 3"		3 "$nomod" show conn pres tun 3
+case_ "show conn tunnel 3 preserved"	3 "$nomod" show conn tunnel 3 preserved
+case_ "monitor"				3 "$nomod" monitor
+case_ "-j monitor count 1"		3 "$nomod" -j monitor count 1
+case_ "monitor count 4294967295"	3 "$nomod" monitor count 4294967295
 
 # Network namespaces.
 case_ "-n of a missing namespace"	5 'cannot open network namespace "vpnsysopt-no-such-ns"' -n vpnsysopt-no-such-ns show running-config

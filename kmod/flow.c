@@ -343,18 +343,21 @@ void vpnflow_flows_tunnel_down(struct vpnflow_net *vn, struct vpnflow_tunnel *t)
 		for (i = 0; i < VPNFLOW_BATCH && !list_empty(&t->flows); i++) {
 			f = list_first_entry(&t->flows, struct vpnflow_flow, tnode);
 			if (preserve && vpnflow_flow_preservable(f)) {
-				if (f->state == VPNFLOW_FLOW_STATE_ACTIVE) {
+				bool news = f->state == VPNFLOW_FLOW_STATE_ACTIVE;
+
+				if (news) {
 					f->preserved_at = jiffies;
 					f->ct_timeout = 0;
 					WRITE_ONCE(f->state, VPNFLOW_FLOW_STATE_PRESERVED);
 					t->npreserved++;
 					atomic_inc(&vn->npreserved);
 					atomic64_inc(&vn->cnt.flows_preserved);
-					vpnflow_nl_flow_event(vn, f, VPNFLOW_EVENT_TYPE_PRESERVED,
-							      GFP_ATOMIC);
 				}
 				WRITE_ONCE(f->deadline, vpnflow_deadline(f, timeout));
 				WRITE_ONCE(f->ct->timeout, f->deadline);
+				if (news)
+					vpnflow_nl_flow_event(vn, f, VPNFLOW_EVENT_TYPE_PRESERVED,
+							      GFP_ATOMIC);
 				list_move_tail(&f->tnode, &done);
 				continue;
 			}

@@ -98,7 +98,9 @@ if [ "$full" = 1 ]; then
 	run_step "netlink spec and generated files in sync" scripts/check-spec.sh
 	run_step "checkpatch clean (make style)" scripts/style.sh
 	run_step "sparse clean (make sparse)" scripts/sparse.sh "/lib/modules/$kver/build"
-	host_ktap "vpnsysopt host tests" tools/tests/cli-host.sh
+	host_ktap "vpnsysopt host tests" bash tools/tests/cli-host.sh
+	run_step "build the fake vpnflow family (LD_PRELOAD)" make -C tools tests/fake-vpnflow.so
+	host_ktap "vpnsysopt output against a fake vpnflow family" bash tools/tests/cli-fake.sh
 	host_ktap "VM rig catches failures" selftests/vm/rig-selftest.sh -k "$kver"
 fi
 
@@ -107,10 +109,14 @@ if [ "$full" = 1 ] || printf '%s\n' "${tests[@]}" | grep -q dkms; then
 	run_step "dkms install for $kver" make dkms-install KVER="$kver" && dkms=1
 fi
 
+# The guest runs a snapshot of what was just built (in the results folder,
+# /mnt in the guest), so rebuilding the tree meanwhile cannot disturb it.
 res=$log/vm
-export VPNFLOW_DKMS=$dkms
+mkdir -p "$res"
+cp kmod/vpnflow_preserve.ko tools/vpnsysopt "$res/"
 selftests/vm/run-vm.sh -k "$kver" -t 3000 -r "$res" -- \
-	env VPNFLOW_DKMS=$dkms selftests/vm/guest-run.sh "${tests[@]}" | grep --line-buffered -v $'\e'
+	env VPNFLOW_DKMS=$dkms VPNFLOW_KO=/mnt/vpnflow_preserve.ko VPNSYSOPT=/mnt/vpnsysopt \
+	selftests/vm/guest-run.sh "${tests[@]}" | grep --line-buffered -v $'\e'
 verdict=$(selftests/vm/evaluate.sh "$res")
 rc=$?
 echo "$verdict" | grep '^#'

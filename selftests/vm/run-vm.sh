@@ -75,7 +75,7 @@ timeout -k 10 "$timeout_s" qemu-system-x86_64 \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs "local,path=$results,mount_tag=results,security_model=none,multidevs=remap" \
 	-virtfs "local,path=$top,mount_tag=repo,security_model=none,multidevs=remap" \
-	</dev/null 2>&1 | tr -d '\r' | tee "$results/console.log"
+	</dev/null 2>&1 | sed -u 's/\r$//' | tee "$results/console.log"
 rc=${PIPESTATUS[0]}
 [ "$rc" = 124 ] && { echo "run-vm: guest timed out after ${timeout_s}s" >&2; exit 124; }
 [ -f "$results/status" ] || { echo "run-vm: guest died before the command finished" >&2; exit 125; }

@@ -1,0 +1,409 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Site-to-site IPsec topology with real strongSwan (charon + swanctl), one
+# charon per gateway namespace. Sourced after lib.sh.
+#
+#  site A LAN 198.51.100.0/26                      site B LAN 198.51.100.64/26
+#  +--------+     +-----------+     +-------+     +-----------+     +--------+
+#  | client |-----|    gwa    |-----|  wan  |-----|    gwb    |-----| server |
+#  | .2     | lan | .1   wan  |     | router|     |  wan  .65 | lan | .66    |
+#  +--------+     | 192.0.2.1 |     | .2 .1 |     | 203.0.113.2     +--------+
+#                 +-----------+     +-------+     +-----------+
+#  IPv6: 2001:db8:a::/64 (site A), 2001:db8:b::/64 (site B),
+#        2001:db8:1::/64 (gwa-wan), 2001:db8:2::/64 (wan-gwb).
+#  The gateways' default routes point at the wan router, which knows no
+#  private LANs: traffic of a tunnel whose policies are gone leaves in
+#  cleartext towards "the Internet" (and is counted there, in wan).
+#  All addresses are documentation ranges; nothing leaves the VM.
+
+IPSEC_A_LAN=198.51.100.0/26
+IPSEC_B_LAN=198.51.100.64/26
+IPSEC_CLIENT=198.51.100.2
+IPSEC_SERVER=198.51.100.66
+IPSEC_GWA_WAN=192.0.2.1
+IPSEC_GWB_WAN=203.0.113.2
+IPSEC_CLIENT6=2001:db8:a::2
+IPSEC_SERVER6=2001:db8:b::2
+IPSEC_GWA_WAN6=2001:db8:1::1
+IPSEC_GWB_WAN6=2001:db8:2::2
+
+# ipsec_topology: create client gwa wan gwb server (names in those vars).
+ipsec_topology()
+{
+	setup_ns client gwa wan gwb server || return 1
+	ip link add lan0 netns "$client" type veth peer name lan0 netns "$gwa" || return 1
+	ip link add wan0 netns "$gwa" type veth peer name gwa0 netns "$wan" || return 1
+	ip link add gwb0 netns "$wan" type veth peer name wan0 netns "$gwb" || return 1
+	ip link add lan0 netns "$gwb" type veth peer name lan0 netns "$server" || return 1
+
+	ip -n "$client" addr add 198.51.100.2/26 dev lan0
+	ip -n "$client" addr add 2001:db8:a::2/64 dev lan0 nodad
+	ip -n "$gwa" addr add 198.51.100.1/26 dev lan0
+	ip -n "$gwa" addr add 2001:db8:a::1/64 dev lan0 nodad
+	ip -n "$gwa" addr add 192.0.2.1/30 dev wan0
+	ip -n "$gwa" addr add 2001:db8:1::1/64 dev wan0 nodad
+	ip -n "$wan" addr add 192.0.2.2/30 dev gwa0
+	ip -n "$wan" addr add 2001:db8:1::2/64 dev gwa0 nodad
+	ip -n "$wan" addr add 203.0.113.1/30 dev gwb0
+	ip -n "$wan" addr add 2001:db8:2::1/64 dev gwb0 nodad
+	ip -n "$gwb" addr add 203.0.113.2/30 dev wan0
+	ip -n "$gwb" addr add 2001:db8:2::2/64 dev wan0 nodad
+	ip -n "$gwb" addr add 198.51.100.65/26 dev lan0
+	ip -n "$gwb" addr add 2001:db8:b::1/64 dev lan0 nodad
+	ip -n "$server" addr add 198.51.100.66/26 dev lan0
+	ip -n "$server" addr add 2001:db8:b::2/64 dev lan0 nodad
+	for ns in "$client" "$gwa" "$wan" "$gwb" "$server"; do
+		for l in $(ip -n "$ns" -o link show | awk -F': ' '$2 != "lo" { sub(/@.*/, "", $2); print $2 }'); do
+			ip -n "$ns" link set "$l" up
+		done
+	done
+	for ns in "$gwa" "$wan" "$gwb"; do
+		ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	done
+	ip -n "$client" route add default via 198.51.100.1
+	ip -n "$client" -6 route add default via 2001:db8:a::1
+	ip -n "$server" route add default via 198.51.100.65
+	ip -n "$server" -6 route add default via 2001:db8:b::1
+	ip -n "$gwa" route add default via 192.0.2.2
+	ip -n "$gwa" -6 route add default via 2001:db8:1::2
+	ip -n "$gwb" route add default via 203.0.113.1
+	ip -n "$gwb" -6 route add default via 2001:db8:2::1
+	# The WAN router drops what it has no route for (private LANs): count
+	# cleartext leaks of LAN traffic in its raw table before routing.
+	ip netns exec "$wan" nft -f - <<-'NFT' || return 1
+	table inet leak {
+		counter a2b { }
+		counter b2a { }
+		chain pre {
+			type filter hook prerouting priority raw; policy accept;
+			ip saddr 198.51.100.0/26 ip daddr 198.51.100.64/26 counter name a2b
+			ip saddr 198.51.100.64/26 ip daddr 198.51.100.0/26 counter name b2a
+			ip6 saddr 2001:db8:a::/64 ip6 daddr 2001:db8:b::/64 counter name a2b
+			ip6 saddr 2001:db8:b::/64 ip6 daddr 2001:db8:a::/64 counter name b2a
+		}
+	}
+	table inet outage {
+		chain block {
+			type filter hook forward priority filter; policy accept;
+		}
+	}
+	NFT
+}
+
+# wan_leaks: packets of LAN traffic seen in cleartext on the WAN (both ways).
+wan_leaks()
+{
+	ip netns exec "$wan" nft -j list counters table inet leak |
+		python3 -c 'import json, sys
+print(sum(o["counter"]["packets"] for o in json.load(sys.stdin)["nftables"] if "counter" in o))'
+}
+
+# wan_outage on|off: the WAN router drops everything between the gateways.
+wan_outage()
+{
+	ip netns exec "$wan" nft flush chain inet outage block
+	[ "$1" = on ] && ip netns exec "$wan" nft add rule inet outage block drop
+	return 0
+}
+
+# Hardened gateway firewall (as in the issue): strict TCP tracking, FORWARD
+# policy drop, established accepted, IPsec-protected accepted, MASQUERADE
+# for what leaves unprotected.
+# gw_harden NETNS LAN_PREFIX
+gw_harden()
+{
+	local ns=$1
+	modprobe nf_conntrack || return 1
+	ip netns exec "$ns" sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0 \
+		net.netfilter.nf_conntrack_tcp_timeout_max_retrans=10 \
+		net.netfilter.nf_conntrack_tcp_timeout_unacknowledged=10 || return 1
+	ip netns exec "$ns" iptables -P FORWARD DROP
+	ip netns exec "$ns" iptables -A FORWARD -m conntrack --ctstate INVALID -j DROP
+	ip netns exec "$ns" iptables -A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+	ip netns exec "$ns" iptables -A FORWARD -m policy --dir in --pol ipsec -j ACCEPT
+	ip netns exec "$ns" iptables -A FORWARD -m policy --dir out --pol ipsec -j ACCEPT
+	ip netns exec "$ns" iptables -A FORWARD -i lan0 -o wan0 -j ACCEPT
+	ip netns exec "$ns" iptables -t nat -A POSTROUTING -o wan0 -m policy --dir out --pol none -j MASQUERADE
+}
+
+# --- strongSwan ---
+# ipsec_charon NETNS NAME: start charon in NETNS with its own config in
+# $IPSEC_DIR/NAME (private /run, vici socket $IPSEC_DIR/NAME/vici).
+IPSEC_DIR=
+ipsec_init()
+{
+	IPSEC_DIR=$(mktemp -d /tmp/vpnflow-ipsec.XXXXXX)
+	defer rm -rf "$IPSEC_DIR"
+}
+
+ipsec_charon()
+{
+	local ns=$1 name=$2 d=$IPSEC_DIR/$2 sub
+	mkdir -p "$d"
+	# swanctl looks for credentials next to its config.
+	for sub in x509 x509ca x509ocsp x509aa x509ac x509crl pubkey private rsa ecdsa bliss pkcs8 pkcs12; do
+		mkdir -p "$d/$sub"
+	done
+	cat >"$d/strongswan.conf" <<-EOF
+	charon {
+		load = random nonce openssl aes sha1 sha2 hmac gmp gcm kdf pem pkcs1 pubkey x509 kernel-netlink socket-default vici
+		install_routes = no
+		retransmit_timeout = 1.0
+		retransmit_tries = 2
+		retransmit_base = 1.4
+		filelog {
+			log {
+				path = $d/charon.log
+				time_format = %T
+				default = 1
+				knl = 2
+				ike = 2
+			}
+		}
+		plugins {
+			vici {
+				socket = unix://$d/vici
+			}
+		}
+	}
+	swanctl {
+		load = pem
+	}
+	EOF
+	ip netns exec "$ns" env STRONGSWAN_CONF="$d/strongswan.conf" sh -c \
+		'mount -t tmpfs none /run && exec /usr/lib/ipsec/charon' >"$d/stdout" 2>&1 &
+	echo $! >"$d/pid"
+	defer "kill \$(cat $d/pid) 2>/dev/null; sleep 0.2; kill -9 \$(cat $d/pid) 2>/dev/null"
+	busywait 20000 test -S "$d/vici"
+}
+
+# swanctl_ NAME ARGS...: swanctl against NAME's charon.
+swanctl_()
+{
+	local name=$1
+	shift
+	STRONGSWAN_CONF=$IPSEC_DIR/$name/strongswan.conf swanctl "$@" --uri "unix://$IPSEC_DIR/$name/vici"
+}
+
+# ipsec_conf NAME LOCAL REMOTE LOCAL_TS REMOTE_TS [KEY=VALUE...]: write
+# NAME's connection (default "site", child "net") and (re)load NAME's
+# swanctl.conf, which includes every connection written so far.
+# Settings: conn= child= esp= ike= dpd=ACTION encap=yes|no start=none|trap|start
+# if_id=N (route-based: xfrm interface) inactivity=S life=S (CHILD_SA hard
+# lifetime, no rekeying) rekey=S
+ipsec_conf()
+{
+	local name=$1 local_addr=$2 remote_addr=$3 lts=$4 rts=$5
+	shift 5
+	local conn=site child=net esp=aes128gcm16 ike=aes128-sha256-ecp256 dpd=clear
+	local encap=no start=none if_id= inactivity= life= rekey= kv extra
+	for kv in "$@"; do
+		case $kv in
+		conn=*) conn=${kv#conn=} ;;
+		child=*) child=${kv#child=} ;;
+		esp=*) esp=${kv#esp=} ;;
+		ike=*) ike=${kv#ike=} ;;
+		dpd=*) dpd=${kv#dpd=} ;;
+		encap=*) encap=${kv#encap=} ;;
+		start=*) start=${kv#start=} ;;
+		if_id=*) if_id=${kv#if_id=} ;;
+		inactivity=*) inactivity=${kv#inactivity=} ;;
+		life=*) life=${kv#life=} ;;
+		rekey=*) rekey=${kv#rekey=} ;;
+		esac
+	done
+	local me=$name peer d=$IPSEC_DIR/$name
+	[ "$name" = gwa ] && peer=gwb || peer=gwa
+	extra=
+	[ -z "$if_id" ] || extra+="if_id_in = $if_id"$'\n'"if_id_out = $if_id"$'\n'
+	[ -z "$inactivity" ] || extra+="inactivity = $inactivity"$'\n'
+	[ -z "$life" ] || extra+="life_time = $life"$'\n'"rekey_time = 0"$'\n'
+	[ -z "$rekey" ] || extra+="rekey_time = $rekey"$'\n'
+	mkdir -p "$d/conns"
+	cat >"$d/conns/$conn.conf" <<-EOF
+	$conn {
+		version = 2
+		local_addrs = $local_addr
+		remote_addrs = $remote_addr
+		proposals = $ike
+		encap = $encap
+		mobike = no
+		dpd_delay = 2s
+		local {
+			auth = psk
+			id = $me
+		}
+		remote {
+			auth = psk
+			id = $peer
+		}
+		children {
+			$child {
+				local_ts = $lts
+				remote_ts = $rts
+				esp_proposals = $esp
+				dpd_action = $dpd
+				start_action = $start
+				$extra
+			}
+		}
+	}
+	EOF
+	cat >"$d/swanctl.conf" <<-EOF
+	connections {
+		include conns/*.conf
+	}
+	secrets {
+		ike-site {
+			id-1 = gwa
+			id-2 = gwb
+			secret = "vpnflow-selftest-psk-not-secret"
+		}
+	}
+	EOF
+	swanctl_ "$name" --load-all --file "$d/swanctl.conf" >/dev/null 2>&1
+}
+
+# ipsec_site_to_site [KEY=VALUE...]: charon on both gateways, IPv4 site A <-> site B.
+ipsec_site_to_site()
+{
+	ipsec_init
+	ipsec_charon "$gwa" gwa || return 1
+	ipsec_charon "$gwb" gwb || return 1
+	ipsec_conf gwa "$IPSEC_GWA_WAN" "$IPSEC_GWB_WAN" "$IPSEC_A_LAN" "$IPSEC_B_LAN" "$@" || return 1
+	ipsec_conf gwb "$IPSEC_GWB_WAN" "$IPSEC_GWA_WAN" "$IPSEC_B_LAN" "$IPSEC_A_LAN" "$@" || return 1
+}
+
+# ipsec_site_to_site6 [KEY=VALUE...]: a second connection "site6", IPv6
+# outer and inner (child "net6"): another tunnel between the same gateways.
+ipsec_site_to_site6()
+{
+	ipsec_conf gwa "$IPSEC_GWA_WAN6" "$IPSEC_GWB_WAN6" 2001:db8:a::/64 2001:db8:b::/64 \
+		conn=site6 child=net6 "$@" || return 1
+	ipsec_conf gwb "$IPSEC_GWB_WAN6" "$IPSEC_GWA_WAN6" 2001:db8:b::/64 2001:db8:a::/64 \
+		conn=site6 child=net6 "$@" || return 1
+}
+
+# child_installed NAME CHILD: the CHILD_SA is INSTALLED (policies are in
+# place before strongSwan says so).
+child_installed()
+{
+	swanctl_ "$1" --list-sas --child "$2" 2>/dev/null | grep -q "$2: #[0-9]*, .*INSTALLED"
+}
+
+# child_sa_count NETNS: number of ESP SAs installed in NETNS.
+child_sa_count()
+{
+	ip -n "$1" xfrm state | grep -c '^src'
+}
+
+# ipsec_up [CHILD]: initiate CHILD (default net) from gwa; wait until it is
+# installed on both gateways. Under TCG an exchange can outlast charon's
+# short retransmission schedule (kept short for quick DPD): try again.
+ipsec_up()
+{
+	local child=${1:-net} try
+	for try in 1 2 3; do
+		swanctl_ gwa --initiate --child "$child" --timeout 30 >/dev/null 2>&1
+		busywait 20000 bash -c "$(declare -f swanctl_ child_installed); IPSEC_DIR=$IPSEC_DIR
+			child_installed gwa $child && child_installed gwb $child" && return 0
+	done
+	return 1
+}
+
+# --- the download-across-a-flap scenario (selftests and make demo) ---
+XFER=$VPNFLOW_TOP/selftests/tools/xfer.py
+XFER_BYTES=${XFER_BYTES:-3000000}
+XFER_RATE=${XFER_RATE:-150000}
+OUTAGE_EXTRA=${OUTAGE_EXTRA:-15}
+
+# xfer_server: start the paced download server on the server (port 5001).
+xfer_server()
+{
+	ip netns exec "$server" python3 "$XFER" server 5001 "$XFER_BYTES" "$XFER_RATE" &
+	defer kill $!
+	busywait 30000 sh -c "ip netns exec $server ss -Hltn 'sport = :5001' | grep -q LISTEN"
+}
+
+# flap_download OUT [DST]: download from the server while the WAN fails long
+# enough for DPD to clear the tunnel and for the hardened gateways' stock
+# conntrack timeouts to run out; then restore the WAN and re-initiate.
+# Writes OUT (bytes sha256 seconds) and sets FLAP_LEAKS (cleartext packets
+# of LAN traffic seen on the WAN during the outage) and FLAP_SA_GONE (1 if
+# DPD cleared the SAs on both gateways).
+flap_download()
+{
+	local out=$1 dst=${2:-$IPSEC_SERVER} leaks0 timeout
+	rm -f "$out" "$out.progress"
+	timeout=$((XFER_BYTES / XFER_RATE + OUTAGE_EXTRA + 90))
+	ip netns exec "$client" python3 "$XFER" client "$dst" 5001 "$timeout" "$out" &
+	FLAP_CLIENT=$!
+	# Some data through the tunnel first.
+	busywait 20000 sh -c "[ \$(cat $out.progress 2>/dev/null || echo 0) -ge 200000 ]" || return 1
+	leaks0=$(wan_leaks)
+	wan_outage on
+	FLAP_SA_GONE=0
+	busywait 40000 sh -c "[ \$(ip -n $gwa xfrm state | grep -c ^src) = 0 ] &&
+		[ \$(ip -n $gwb xfrm state | grep -c ^src) = 0 ]" && FLAP_SA_GONE=1
+	# The outage itself (scenario length, not synchronisation): longer than
+	# the gateways' 10 s max_retrans/unacknowledged conntrack timeouts.
+	sleep "$OUTAGE_EXTRA"
+	FLAP_LEAKS=$(( $(wan_leaks) - leaks0 ))
+	! declare -F flap_hook_outage >/dev/null || flap_hook_outage
+	wan_outage off
+	ipsec_up
+	FLAP_TUNNEL_BACK=$?
+	! declare -F flap_hook_up >/dev/null || flap_hook_up
+	wait "$FLAP_CLIENT"
+}
+
+# flap_scenario MODE DIR: the whole download-across-a-flap on hardened
+# gateways, with MODE none (module not loaded), off or on, in a subshell
+# with its own namespaces. Facts land in DIR/MODE.*: .xfer (bytes sha256
+# seconds), .leaks, .sa-gone, .back, .dmesg, .ct-outage (gwb's conntrack
+# during the outage), .conn-outage, .ctx-outage (gwb's vpn-context), .ctx-after,
+# .monitor (gwb's vpnsysopt monitor), .cnt-gwa, .cnt-gwb.
+flap_scenario()
+{
+	local mode=$1 o=$2/$1
+	(
+		_defer_cmds=()
+		trap _run_defer EXIT
+		ipsec_topology && gw_harden "$gwa" && gw_harden "$gwb" || exit 1
+		ipsec_site_to_site || exit 1
+		if [ "$mode" != none ]; then
+			vpnflow_load || exit 1
+			local v=connection
+			[ "$mode" = on ] || v="no connection"
+			"$VPNSYSOPT" -n "$gwa" $v preserve-vpn-flows &&
+				"$VPNSYSOPT" -n "$gwb" $v preserve-vpn-flows || exit 1
+		fi
+		ipsec_up || exit 1
+		xfer_server || exit 1
+		flap_hook_outage()
+		{
+			ip netns exec "$gwb" conntrack -L -p tcp --dport 5001 2>/dev/null >"$o.ct-outage"
+			if [ "$mode" != none ]; then
+				"$VPNSYSOPT" -n "$gwb" -j show conn preserved >"$o.conn-outage" 2>&1
+				"$VPNSYSOPT" -n "$gwb" show vpn-context >"$o.ctx-outage" 2>&1
+			fi
+		}
+		if [ "$mode" != none ]; then
+			"$VPNSYSOPT" -n "$gwb" monitor >"$o.monitor" 2>&1 &
+			defer kill $!
+		fi
+		dmesg -C
+		flap_download "$o.xfer"
+		echo "$FLAP_LEAKS" >"$o.leaks"
+		echo "$FLAP_SA_GONE" >"$o.sa-gone"
+		echo "$FLAP_TUNNEL_BACK" >"$o.back"
+		dmesg >"$o.dmesg"
+		if [ "$mode" != none ]; then
+			"$VPNSYSOPT" -n "$gwa" -j show counters >"$o.cnt-gwa"
+			"$VPNSYSOPT" -n "$gwb" -j show counters >"$o.cnt-gwb"
+			"$VPNSYSOPT" -n "$gwb" show vpn-context >"$o.ctx-after" 2>&1
+		fi
+	)
+}
+

@@ -26,6 +26,7 @@ sysopt connection tcpmss minimum 0
 sysopt connection reclassify-vpn
 no sysopt connection preserve-vpn-flows
 no sysopt connection tcpmss auto
+no sysopt connection tcpmss tunneled-only
 timeout preserve-vpn-flows 1:00:00"
 
 # expect_out DESC EXPECTED CMD...: CMD exits 0 and prints exactly EXPECTED.
@@ -61,6 +62,7 @@ sysopt connection tcpmss minimum 400
 no sysopt connection reclassify-vpn
 sysopt connection preserve-vpn-flows
 sysopt connection tcpmss auto
+no sysopt connection tcpmss tunneled-only
 timeout preserve-vpn-flows 1:30:00" V show running-config all
 
 json_ok()

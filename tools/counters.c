@@ -37,6 +37,9 @@ static const struct ctr_desc ctr_desc[VPNFLOW_A_COUNTERS_MAX + 1] = {
 	CTR(FLOWS_UNTRACKED,	"flows-untracked",	"flows_untracked",	U64),
 	CTR(FLOWS,		"flows",		"flows",		U32),
 	CTR(FLOWS_HELD,		"flows-held",		"flows_held",		U32),
+	CTR(FLOWS_RECLASSIFIED,	"flows-reclassified",	"flows_reclassified",	U64),
+	CTR(SYNS_LOWERED,	"syns-lowered",		"syns_lowered",		U64),
+	CTR(SYNS_RAISED,	"syns-raised",		"syns_raised",		U64),
 };
 
 struct ctrs {

@@ -335,6 +335,7 @@ static const char *const mon_event_names[] = {
 	[VPNFLOW_EVENT_TYPE_PRESERVED]	= "preserved",
 	[VPNFLOW_EVENT_TYPE_RESUMED]	= "resumed",
 	[VPNFLOW_EVENT_TYPE_EXPIRED]	= "expired",
+	[VPNFLOW_EVENT_TYPE_RECLASSIFIED] = "reclassified",
 };
 
 static const char *mon_event(char *buf, size_t sz, uint8_t ev)
@@ -361,6 +362,19 @@ static void mon_print_text(const char *ev, const struct flow *f)
 	if (f->has_held)
 		printf(" held %s", vs_hms(hms, sizeof(hms), f->held_for));
 	putchar('\n');
+}
+
+/* After an event's line: flush it, and stop after `count N` events. */
+static int mon_printed(struct mon *m)
+{
+	if (fflush(stdout) == EOF) {
+		m->write_error = true;
+		return MNL_CB_STOP;
+	}
+	m->seen++;
+	if (m->vs->count && m->seen >= m->vs->count)
+		return MNL_CB_STOP;
+	return MNL_CB_OK;
 }
 
 static int mon_flow_ntf(struct mon *m, const struct nlmsghdr *nlh)
@@ -393,14 +407,48 @@ static int mon_flow_ntf(struct mon *m, const struct nlmsghdr *nlh)
 	} else {
 		mon_print_text(ev, &f);
 	}
-	if (fflush(stdout) == EOF) {
-		m->write_error = true;
-		return MNL_CB_STOP;
+	return mon_printed(m);
+}
+
+/* reclassified tunnel 3 flows 2 */
+static int mon_tunnel_ntf(struct mon *m, const struct nlmsghdr *nlh)
+{
+	static const enum mnl_attr_data_type top[VPNFLOW_A_MAX + 1] = {
+		[VPNFLOW_A_TUNNEL]	= MNL_TYPE_NESTED,
+		[VPNFLOW_A_EVENT]	= MNL_TYPE_U8,
+		[VPNFLOW_A_COUNT]	= MNL_TYPE_U32,
+	};
+	static const enum mnl_attr_data_type tun[VPNFLOW_A_TUNNEL_MAX + 1] = {
+		[VPNFLOW_A_TUNNEL_ID]	= MNL_TYPE_U32,
+	};
+	const struct nlattr *tb[VPNFLOW_A_MAX + 1];
+	const struct nlattr *tt[VPNFLOW_A_TUNNEL_MAX + 1];
+	uint32_t id = 0, count;
+	char evbuf[16];
+	const char *ev;
+	struct json j;
+
+	if (vs_parse_msg(nlh, top, VPNFLOW_A_MAX, tb) < 0 || !tb[VPNFLOW_A_TUNNEL] ||
+	    vs_parse_nest(tb[VPNFLOW_A_TUNNEL], tun, VPNFLOW_A_TUNNEL_MAX, tt) < 0) {
+		fprintf(stderr, PROG ": monitor: skipped a malformed event\n");
+		return MNL_CB_OK;
 	}
-	m->seen++;
-	if (m->vs->count && m->seen >= m->vs->count)
-		return MNL_CB_STOP;
-	return MNL_CB_OK;
+	if (tt[VPNFLOW_A_TUNNEL_ID])
+		id = mnl_attr_get_u32(tt[VPNFLOW_A_TUNNEL_ID]);
+	count = tb[VPNFLOW_A_COUNT] ? mnl_attr_get_u32(tb[VPNFLOW_A_COUNT]) : 0;
+	ev = mon_event(evbuf, sizeof(evbuf), get_u8(tb[VPNFLOW_A_EVENT]));
+	if (m->vs->json) {
+		json_init(&j, stdout, m->vs->pretty);
+		json_obj_open(&j);
+		json_kv_str(&j, "event", ev);
+		json_kv_u64(&j, "tunnel_id", id);
+		json_kv_u64(&j, "count", count);
+		json_obj_close(&j);
+		json_finish(&j);
+	} else {
+		printf("%s tunnel %u flows %u\n", ev, id, count);
+	}
+	return mon_printed(m);
 }
 
 /* nlctrl says a family went away: ours, if the module was unloaded. */
@@ -430,6 +478,9 @@ static int mon_cb(const struct nlmsghdr *nlh, void *data)
 	if (nlh->nlmsg_type == m->vs->nl.fam.id &&
 	    genl->cmd == VPNFLOW_CMD_FLOW_NTF)
 		return mon_flow_ntf(m, nlh);
+	if (nlh->nlmsg_type == m->vs->nl.fam.id &&
+	    genl->cmd == VPNFLOW_CMD_TUNNEL_NTF)
+		return mon_tunnel_ntf(m, nlh);
 	if (nlh->nlmsg_type == GENL_ID_CTRL &&
 	    genl->cmd == CTRL_CMD_DELFAMILY)
 		return mon_ctrl(m, nlh);

@@ -22,14 +22,23 @@
 
 #define KW_MAX_LEN	64
 
+/*
+ * Whether @k may come here: after "no" only what has a "no" form, in a
+ * configuration file (-f) only configuration commands.
+ */
 static bool kw_usable(const struct vs *vs, const struct kw *k)
 {
-	return !vs->no || (k->flags & KW_NO);
+	if (vs->no && !(k->flags & KW_NO))
+		return false;
+	return !vs->line || !(k->flags & KW_NOFILE);
 }
 
-/* The keyword @word stands for; *n counts the candidates (>1: ambiguous). */
-static const struct kw *kw_lookup(const struct kw *tbl, const char *word,
-				  bool no, int *n)
+/*
+ * The keyword @word stands for among the usable ones (@all: among all);
+ * *n counts the candidates (>1: ambiguous).
+ */
+static const struct kw *kw_lookup(const struct vs *vs, const struct kw *tbl,
+				  const char *word, bool all, int *n)
 {
 	const struct kw *hit = NULL, *k;
 	size_t len = strlen(word);
@@ -38,7 +47,7 @@ static const struct kw *kw_lookup(const struct kw *tbl, const char *word,
 	if (!len)
 		return NULL;
 	for (k = tbl; k->name; k++) {
-		if (no && !(k->flags & KW_NO))
+		if (!all && !kw_usable(vs, k))
 			continue;
 		if (!strcasecmp(word, k->name)) {
 			*n = 1;
@@ -218,17 +227,20 @@ int kw_dispatch(struct vs *vs, const struct kw *tbl, int argc, char **argv,
 	if (!argc)
 		return kw_missing(vs, tbl, argv, alt);
 
-	k = kw_lookup(tbl, argv[0], vs->no, &n);
+	k = kw_lookup(vs, tbl, argv[0], false, &n);
 	if (n > 1)
 		return kw_ambiguous(vs, tbl, argv);
-	if (!k && vs->no) {
-		k = kw_lookup(tbl, argv[0], false, &n);
-		if (k)
+	if (!k) {
+		/* Say why a keyword that exists is not valid here. */
+		k = kw_lookup(vs, tbl, argv[0], true, &n);
+		if (k && vs->no && !(k->flags & KW_NO))
 			return kw_error(vs, argv, "\"no\" is not valid with \"%s\"",
 					k->name);
-	}
-	if (!k)
+		if (k && vs->line && (k->flags & KW_NOFILE))
+			return kw_error(vs, argv, "\"%s\" is not allowed in a configuration file; only \"connection\" and \"timeout\" commands are",
+					k->name);
 		return kw_unknown(vs, tbl, argv, alt);
+	}
 	return k->fn(vs, argc - 1, argv + 1);
 }
 
@@ -242,15 +254,19 @@ int kw_end(struct vs *vs, int argc, char **argv)
 }
 
 /*
- * Print "vpnsysopt: <message>", then the command with a caret under the
- * word @at (or past its end). Returns VS_EXIT_USAGE.
+ * Print "vpnsysopt: <message>" ("FILE:LINE: <message>" for a line of a
+ * configuration file), then the command with a caret under the word @at
+ * (or past its end). Returns VS_EXIT_USAGE.
  */
 int kw_error(struct vs *vs, char **at, const char *fmt, ...)
 {
 	int i, col = 0, pos = at - vs->argv;
 	va_list ap;
 
-	fprintf(stderr, PROG ": ");
+	if (vs->line)
+		fprintf(stderr, "%s:%u: ", vs->file_name, vs->line);
+	else
+		fprintf(stderr, PROG ": ");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);

@@ -13,6 +13,7 @@ struct vs;
 typedef int (*kw_fn_t)(struct vs *vs, int argc, char **argv);
 
 #define KW_NO		0x1	/* may follow "no" */
+#define KW_NOFILE	0x2	/* not a configuration command: not in -f FILE */
 
 struct kw {
 	const char *name;

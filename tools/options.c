@@ -62,6 +62,10 @@ static const struct opt_desc opt_desc[VPNFLOW_A_OPTIONS_MAX + 1] = {
 		"timeout preserve-vpn-flows",
 		"preserve_timeout", OPT_TIMEOUT, 3600,
 	},
+	[VPNFLOW_A_OPTIONS_TCPMSS_TUNNELED_ONLY] = {
+		"sysopt connection tcpmss tunneled-only",
+		"tcpmss_tunneled_only", OPT_BOOL, 0,
+	},
 };
 
 /* "show running-config" order: the ASA's, then the Linux-only options. */
@@ -71,6 +75,7 @@ static const int opt_order[] = {
 	VPNFLOW_A_OPTIONS_RECLASSIFY_VPN,
 	VPNFLOW_A_OPTIONS_PRESERVE_VPN_FLOWS,
 	VPNFLOW_A_OPTIONS_TCPMSS_AUTO,
+	VPNFLOW_A_OPTIONS_TCPMSS_TUNNELED_ONLY,
 	VPNFLOW_A_OPTIONS_PRESERVE_TIMEOUT,
 };
 
@@ -86,13 +91,13 @@ static bool opt_known(int attr)
 
 /* Parsing */
 
-static int opt_set_exec(struct vs *vs);
-
+/* A later line of a file overrides an earlier one. */
 static int opt_set(struct vs *vs, int attr, uint32_t val)
 {
 	vs->set.present |= 1U << attr;
 	vs->set.val[attr] = val;
-	vs->exec = opt_set_exec;
+	vs->set_line[attr] = vs->line;
+	vs->exec = vs_opts_apply;
 	return 0;
 }
 
@@ -198,6 +203,11 @@ static int do_tcpmss_auto(struct vs *vs, int argc, char **argv)
 	return opt_flag(vs, argc, argv, VPNFLOW_A_OPTIONS_TCPMSS_AUTO);
 }
 
+static int do_tcpmss_tunneled(struct vs *vs, int argc, char **argv)
+{
+	return opt_flag(vs, argc, argv, VPNFLOW_A_OPTIONS_TCPMSS_TUNNELED_ONLY);
+}
+
 static int do_tcpmss_minimum(struct vs *vs, int argc, char **argv)
 {
 	return opt_mss(vs, argc, argv, VPNFLOW_A_OPTIONS_TCPMSS_MINIMUM);
@@ -206,6 +216,7 @@ static int do_tcpmss_minimum(struct vs *vs, int argc, char **argv)
 static const struct kw tcpmss_kw[] = {
 	{ "minimum",		do_tcpmss_minimum,	KW_NO },
 	{ "auto",		do_tcpmss_auto,		KW_NO },
+	{ "tunneled-only",	do_tcpmss_tunneled,	KW_NO },
 	KW_END
 };
 
@@ -258,28 +269,34 @@ int do_timeout(struct vs *vs, int argc, char **argv)
 
 /* Netlink */
 
-/* The words of the option the kernel's extack points at, if any. */
-static const char *opt_bad_attr(const struct nl *nl,
-				const struct nlmsghdr *req,
-				const struct nlattr *nest)
+/* The option the kernel's extack points at, or 0. */
+static int opt_bad_attr(const struct nl *nl, const struct nlmsghdr *req,
+			const struct nlattr *nest)
 {
 	const struct nlattr *bad = nl_err_attr(nl, req), *a;
 
 	if (!bad)
-		return NULL;
+		return 0;
 	mnl_attr_for_each_nested(a, nest)
 		if (a == bad && opt_known(mnl_attr_get_type(a)))
-			return opt_desc[mnl_attr_get_type(a)].words;
-	return NULL;
+			return mnl_attr_get_type(a);
+	return 0;
 }
 
-static int opt_set_exec(struct vs *vs)
+/*
+ * Send the options in vs->set in one request: the kernel checks them all,
+ * against each other and the options they do not change, and applies all
+ * of them or none. Nothing to set (a file of comments) sends nothing.
+ */
+int vs_opts_apply(struct vs *vs)
 {
 	const struct vs_opts *o = &vs->set;
 	struct nlmsghdr *nlh;
 	struct nlattr *nest;
-	const char *bad;
-	int attr, rc;
+	int attr, bad, rc;
+
+	if (!o->present)
+		return 0;
 
 	nlh = nl_genl_msg(&vs->nl, VPNFLOW_CMD_OPTIONS_SET,
 			  VPNFLOW_FAMILY_VERSION, 0);
@@ -295,11 +312,15 @@ static int opt_set_exec(struct vs *vs)
 	mnl_attr_nest_end(nlh, nest);
 
 	rc = vs_talk(vs, nlh, NULL, NULL, "changing options");
-	if (rc == VS_EXIT_KERNEL) {
-		bad = opt_bad_attr(&vs->nl, nlh, nest);
-		if (bad)
-			fprintf(stderr, PROG ": the kernel rejected \"%s\"\n", bad);
-	}
+	bad = rc == VS_EXIT_KERNEL ? opt_bad_attr(&vs->nl, nlh, nest) : 0;
+	if (bad && vs->set_line[bad])
+		fprintf(stderr, "%s:%u: the kernel rejected \"%s\"\n",
+			vs->file_name, vs->set_line[bad], opt_desc[bad].words);
+	else if (bad)
+		fprintf(stderr, PROG ": the kernel rejected \"%s\"\n",
+			opt_desc[bad].words);
+	if (vs->file && (rc == VS_EXIT_KERNEL || rc == VS_EXIT_PERM))
+		fprintf(stderr, PROG ": %s: nothing applied\n", vs->file_name);
 	return rc;
 }
 

@@ -10,6 +10,7 @@
  */
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@ struct tun {
 	uint32_t flows;
 	uint32_t flows_held;
 	uint32_t since;
+	uint8_t proto;
 	char lo[VS_ADDR_LEN];
 	char hi[VS_ADDR_LEN];
 };
@@ -51,6 +53,7 @@ static const enum mnl_attr_data_type tun_types[VPNFLOW_A_TUNNEL_MAX + 1] = {
 	[VPNFLOW_A_TUNNEL_FLOWS]	= MNL_TYPE_U32,
 	[VPNFLOW_A_TUNNEL_FLOWS_HELD]	= MNL_TYPE_U32,
 	[VPNFLOW_A_TUNNEL_SINCE]	= MNL_TYPE_U32,
+	[VPNFLOW_A_TUNNEL_PROTO]	= MNL_TYPE_U8,
 };
 
 static uint32_t get_u32(const struct nlattr *a)
@@ -93,6 +96,8 @@ static int tun_get_cb(const struct nlmsghdr *nlh, void *data)
 	tun->flows = get_u32(t[VPNFLOW_A_TUNNEL_FLOWS]);
 	tun->flows_held = get_u32(t[VPNFLOW_A_TUNNEL_FLOWS_HELD]);
 	tun->since = get_u32(t[VPNFLOW_A_TUNNEL_SINCE]);
+	if (t[VPNFLOW_A_TUNNEL_PROTO])
+		tun->proto = mnl_attr_get_u8(t[VPNFLOW_A_TUNNEL_PROTO]);
 	vs_addr(tun->lo, sizeof(tun->lo), tun->family,
 		t[VPNFLOW_A_TUNNEL_ADDR_LO]);
 	vs_addr(tun->hi, sizeof(tun->hi), tun->family,
@@ -120,9 +125,20 @@ static const char *tun_state(char *buf, size_t sz, uint8_t state, bool json)
 }
 
 /*
- * Flags, as the ASA's: TUNNEL (the module only tracks tunnel-mode SAs,
- * ESP or AH) and PRESERVE when the namespace preserves flows.
+ * Flags, as the ASA's: the SAs' protocol (ESP or AH; TUNNEL from a module
+ * that does not say) and PRESERVE when the namespace preserves flows.
  */
+static const char *tun_proto(const struct tun *t, bool json)
+{
+	switch (t->proto) {
+	case IPPROTO_ESP:
+		return json ? "esp" : "ESP";
+	case IPPROTO_AH:
+		return json ? "ah" : "AH";
+	}
+	return json ? "tunnel" : "TUNNEL";
+}
+
 static void tun_print_text(const struct tun *t, bool preserve, bool detail)
 {
 	char hms[VS_HMS_LEN], st[8];
@@ -132,8 +148,8 @@ static void tun_print_text(const struct tun *t, bool preserve, bool detail)
 		printf("  If-id = %u", t->if_id);
 	if (t->mark)
 		printf("  Mark = 0x%x", t->mark);
-	printf("  State = %s  Flags = TUNNEL%s  SAs = %u  Flows = %u (preserved %u)  Since = %s\n",
-	       tun_state(st, sizeof(st), t->state, false),
+	printf("  State = %s  Flags = %s%s  SAs = %u  Flows = %u (preserved %u)  Since = %s\n",
+	       tun_state(st, sizeof(st), t->state, false), tun_proto(t, false),
 	       preserve ? "+PRESERVE" : "", t->sa_count, t->flows,
 	       t->flows_held, vs_hms(hms, sizeof(hms), t->since));
 	if (!detail)
@@ -155,7 +171,7 @@ static void tun_print_json(struct json *j, const struct tun *t, bool preserve)
 	json_kv_str(j, "state", tun_state(st, sizeof(st), t->state, true));
 	json_key(j, "flags");
 	json_arr_open(j);
-	json_str(j, "tunnel");
+	json_str(j, tun_proto(t, true));
 	if (preserve)
 		json_str(j, "preserve");
 	json_arr_close(j);

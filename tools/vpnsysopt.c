@@ -4,11 +4,13 @@
  * vpnflow_preserve kernel module, over its generic netlink family.
  *
  *   vpnsysopt [-n NETNS] [-j] [-p] [-V] [-h] [no] [sysopt] COMMAND
+ *   vpnsysopt [-n NETNS] -f FILE
  *
  * This file has main(), the global options, the top of the command
  * grammar and the mapping of failures to messages and exit codes. Each
  * area of commands lives in its own file (options.c, counters.c,
- * tunnels.c, flows.c) and hooks into the keyword tables below.
+ * tunnels.c, flows.c) and hooks into the keyword tables below; file.c
+ * reads configuration files (-f) through the same grammar.
  *
  * Copyright (C) 2026 The vpnflow authors.
  */
@@ -37,6 +39,7 @@ void vs_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: " PROG " [-n NETNS] [-j [-p]] [no] [sysopt] COMMAND\n"
+		"       " PROG " [-n NETNS] -f FILE\n"
 		"       " PROG " -V | -h\n"
 		"\n"
 		"Commands (keywords may be abbreviated while unambiguous):\n"
@@ -60,6 +63,8 @@ void vs_usage(FILE *f)
 		"\n"
 		"Options:\n"
 		"  -n, --netns NETNS  act in network namespace NETNS (see ip-netns(8))\n"
+		"  -f, --file FILE    apply the configuration commands in FILE (\"-\":\n"
+		"                     standard input) together, all or nothing\n"
 		"  -j, --json         JSON output\n"
 		"  -p, --pretty       indented JSON output (implies -j)\n"
 		"  -V, --version      print the version and exit\n"
@@ -208,10 +213,10 @@ static const struct kw top_kw[] = {
 	[TOP_SYSOPT]	= { "sysopt",		do_sysopt,		KW_NO },
 	[TOP_COMMANDS]	= { "connection",	do_connection,		KW_NO },
 	{ "timeout",		do_timeout,		KW_NO },
-	{ "show",		do_show,		0 },
-	{ "clear",		do_clear,		0 },
-	{ "monitor",		do_monitor,		0 },
-	{ "help",		do_help,		0 },
+	{ "show",		do_show,		KW_NOFILE },
+	{ "clear",		do_clear,		KW_NOFILE },
+	{ "monitor",		do_monitor,		KW_NOFILE },
+	{ "help",		do_help,		KW_NOFILE },
 	KW_END
 };
 
@@ -283,11 +288,22 @@ static int do_help(struct vs *vs, int argc, char **argv)
 	return rc;
 }
 
+/*
+ * Parse one command (the words of the command line or of a line of a
+ * file): fills in vs->exec and, for changes, vs->set. Returns 0 or an exit
+ * code, having said what is wrong.
+ */
+int vs_parse(struct vs *vs, int argc, char **argv)
+{
+	return kw_dispatch(vs, top_kw, argc, argv, NULL);
+}
+
 /* Global options; returns -1 to go on, else an exit code. */
 static int vs_options(struct vs *vs, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "netns",	required_argument,	NULL, 'n' },
+		{ "file",	required_argument,	NULL, 'f' },
 		{ "json",	no_argument,		NULL, 'j' },
 		{ "pretty",	no_argument,		NULL, 'p' },
 		{ "version",	no_argument,		NULL, 'V' },
@@ -296,7 +312,7 @@ static int vs_options(struct vs *vs, int argc, char **argv)
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+n:jpVh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+n:f:jpVh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			if (!*optarg || !strcmp(optarg, ".") ||
@@ -306,6 +322,9 @@ static int vs_options(struct vs *vs, int argc, char **argv)
 				return VS_EXIT_USAGE;
 			}
 			vs->netns = optarg;
+			break;
+		case 'f':
+			vs->file = optarg;
 			break;
 		case 'p':
 			vs->pretty = true;
@@ -333,14 +352,22 @@ int main(int argc, char **argv)
 	int rc;
 
 	rc = vs_options(&vs, argc, argv);
-	if (rc < 0) {
+	if (rc < 0 && vs.file && optind < argc) {
+		fprintf(stderr, PROG ": -f takes no command (\"%s\"): the commands are in the file\n",
+			argv[optind]);
+		rc = VS_EXIT_USAGE;
+	} else if (rc < 0 && vs.file) {
+		rc = vs_file_parse(&vs);
+		if (!rc)
+			rc = vs_run(&vs);
+	} else if (rc < 0) {
 		vs.argc = argc - optind;
 		vs.argv = argv + optind;
 		if (!vs.argc) {
 			vs_usage(stderr);
 			return VS_EXIT_USAGE;
 		}
-		rc = kw_dispatch(&vs, top_kw, vs.argc, vs.argv, NULL);
+		rc = vs_parse(&vs, vs.argc, vs.argv);
 		if (!rc && vs.exec)
 			rc = vs_run(&vs);
 	}

@@ -53,6 +53,11 @@ struct vs {
 	int argc;
 	char **argv;
 
+	/* -f FILE */
+	const char *file;	/* as given; "-" is standard input */
+	const char *file_name;	/* as messages name it */
+	unsigned int line;	/* the line being parsed; 0: not in a file */
+
 	/* set while parsing */
 	bool no;		/* the command started with "no" */
 	bool show_all;		/* show running-config all */
@@ -62,6 +67,7 @@ struct vs {
 	int filter_state;	/* show conn active|preserved; -1: any */
 	uint32_t count;		/* monitor count N; 0: forever */
 	struct vs_opts set;	/* options to change */
+	unsigned int set_line[VPNFLOW_A_OPTIONS_MAX + 1]; /* -f: where set */
 	vs_exec_t exec;		/* what to run once netlink is up */
 
 	struct nl nl;
@@ -71,12 +77,17 @@ struct vs {
 int vs_talk(struct vs *vs, struct nlmsghdr *req, mnl_cb_t cb, void *data,
 	    const char *what);
 void vs_usage(FILE *f);
+int vs_parse(struct vs *vs, int argc, char **argv);
+
+/* file.c: -f FILE */
+int vs_file_parse(struct vs *vs);
 
 /* options.c: connection, timeout, show running-config */
 int do_connection(struct vs *vs, int argc, char **argv);
 int do_timeout(struct vs *vs, int argc, char **argv);
 int do_show_running_config(struct vs *vs, int argc, char **argv);
 int vs_opts_get(struct vs *vs, struct vs_opts *o);
+int vs_opts_apply(struct vs *vs);
 
 /* counters.c: show counters, clear counters */
 int do_show_counters(struct vs *vs, int argc, char **argv);

@@ -5,7 +5,9 @@
 # an LD_PRELOAD replacement of libmnl's socket calls, see its header): the
 # exact text and JSON of every show command, dump requests and their
 # filters, multi-part replies, attributes of a newer module, an older
-# module, permission errors and monitor. KTAP output.
+# module, permission errors, monitor, and configuration files (-f: one
+# request with every option, applied by the fake as the module does, so
+# that a second run can be seen to change nothing). KTAP output.
 #
 #   tests/cli-fake.sh [path/to/vpnsysopt [path/to/fake-vpnflow.so]]
 #                                                     (make -C tools check)
@@ -16,7 +18,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 bin=${1:-$here/../vpnsysopt}
 fake=${2:-$here/fake-vpnflow.so}
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+tmp=$(mktemp -d)
+trap 'rm -f "$log"; rm -rf "$tmp"' EXIT
 
 for f in "$bin" "$fake"; do
 	if [[ ! -e $f ]]; then
@@ -32,10 +35,11 @@ pass=0
 fail=0
 skip=0
 
-# V ARGS...: vpnsysopt against the fake ($scenario, default "default").
+# V ARGS...: vpnsysopt against the fake ($scenario, default "default";
+# $state: the file that keeps the fake's options, none by default).
 V() {
 	LD_PRELOAD=$fake VPNFLOW_FAKE=${scenario:-default} \
-		VPNFLOW_FAKE_LOG=$log "$bin" "$@"
+		VPNFLOW_FAKE_STATE=${state:-} VPNFLOW_FAKE_LOG=$log "$bin" "$@"
 }
 
 ok() {
@@ -246,6 +250,76 @@ scenario=old expect "monitor on an older module" 2 \
 	'vpnsysopt: monitor: not supported by the loaded vpnflow_preserve module (no "events" multicast group; older than vpnsysopt?)' monitor
 expect_signal "monitor exits 0 on SIGTERM" TERM
 expect_signal "monitor exits 0 on SIGINT" INT
+
+# -f FILE: every option of the file in one request, all or nothing.
+
+conf() {
+	local name=$1
+
+	shift
+	printf '%s\n' "$@" > "$tmp/$name"
+}
+
+conf all.conf "# every option, some twice: the last line wins" \
+	"connection preserve-vpn-flows" "no connection reclassify-vpn" \
+	"connection tcpmss 1300" "connection tcpmss minimum 400" \
+	"sysopt connection tcpmss auto" "timeout preserve-vpn-flows 1:00:00" \
+	"" "connection tcpmss 1200  # not 1300" "timeout preserve-vpn-flows 1:30:00"
+all_req='cmd=2 flags=0x5 preserve-vpn-flows=1 reclassify-vpn=0 tcpmss=1200 tcpmss-minimum=400 tcpmss-auto=1 preserve-timeout=5400'
+all_run='sysopt connection tcpmss 1200
+sysopt connection tcpmss minimum 400
+no sysopt connection reclassify-vpn
+sysopt connection preserve-vpn-flows
+sysopt connection tcpmss auto
+timeout preserve-vpn-flows 1:30:00'
+conf one.conf "conn pres"
+conf comments.conf "# nothing to do" ""
+conf order.conf "connection tcpmss minimum 1000" "connection tcpmss 1400"
+conf reject.conf "connection preserve-vpn-flows" "no connection tcpmss auto" "" \
+	"connection tcpmss minimum 1300" "connection tcpmss 1250"
+conf bad.conf "connection preserve-vpn-flows" "connection tcpmss 1000" \
+	"connection tcpmss minimum 40"
+
+state=$tmp/state
+scenario=empty
+expect "-f applies a file, silently"	0 "" -f "$tmp/all.conf"
+expect_log "-f sends every option in one request" "$all_req"
+expect "the options are the file's"	0 "$all_run" show running-config all
+expect "-f again succeeds"		0 "" -f "$tmp/all.conf"
+expect_log "-f again sends the same request" "$all_req"
+expect "-f again changes nothing"	0 "$all_run" show running-config all
+expect "-f - reads standard input"	0 "" -f - < "$tmp/all.conf"
+expect_log "-f - sends the same request" "$all_req"
+
+rm -f "$state"
+expect "-f sends only what the file sets" 0 "" -f "$tmp/one.conf"
+expect_log "-f of one line"		"cmd=2 flags=0x5 preserve-vpn-flows=1"
+expect "-f of comments only"		0 "" -f "$tmp/comments.conf"
+expect_log "-f of comments only sends nothing" ""
+expect "the rest keeps its values"	0 "sysopt connection preserve-vpn-flows" show running-config
+
+V connection tcpmss 500 > /dev/null 2>&1
+expect "-f: one request, so line order does not matter" 0 "" -f "$tmp/order.conf"
+expect "tcpmss 1400 with minimum 1000"	0 "sysopt connection tcpmss 1400
+sysopt connection tcpmss minimum 1000
+sysopt connection preserve-vpn-flows" show running-config
+
+rm -f "$state"
+expect "-f: the kernel's rejection names the line" 2 "Error: vpnflow_preserve: tcpmss minimum cannot exceed tcpmss
+$tmp/reject.conf:4: the kernel rejected \"sysopt connection tcpmss minimum\"
+vpnsysopt: $tmp/reject.conf: nothing applied" -f "$tmp/reject.conf"
+expect "a rejected file changes nothing" 0 "" show running-config
+expect "-f: a bad line applies nothing"	1 "$tmp/bad.conf:3: tcpmss minimum 40 is out of range: must be 0 (off) or 48-65535
+  connection tcpmss minimum 40
+                            ^
+vpnsysopt: $tmp/bad.conf: 1 error, nothing applied" -f "$tmp/bad.conf"
+expect_log "-f: a bad line sends nothing" ""
+scenario=eperm expect "-f without CAP_NET_ADMIN" 4 "Error: Operation not permitted
+vpnsysopt: permission denied: changing options needs CAP_NET_ADMIN over the network namespace
+vpnsysopt: $tmp/all.conf: nothing applied" -f "$tmp/all.conf"
+expect "still nothing changed"		0 "" show running-config
+scenario=
+state=
 
 echo "KTAP version 1"
 echo "1..$num"

@@ -3,7 +3,9 @@
 #
 # Host tests of vpnsysopt: everything that needs no vpnflow_preserve module.
 # Each case runs the CLI and checks its exit code and that its output
-# (stdout and stderr together) contains a string. KTAP output.
+# (stdout and stderr together) contains a string; configuration files (-f)
+# are made in a temporary folder. The last cases install into a DESTDIR
+# and uninstall again. KTAP output.
 #
 #   tests/cli-host.sh [path/to/vpnsysopt]     (make -C tools check)
 #
@@ -20,9 +22,13 @@ nomod='vpnflow_preserve module not loaded (try: modprobe vpnflow_preserve)'
 mss_range='must be 0 (off) or 48-65535'
 tmo_range='must be 0:00:01-596:31:23 (1-2147483 seconds)'
 
-declare -a t_desc t_rc t_out t_args t_need
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+declare -a t_desc t_rc t_out t_args t_need t_in t_sh
 
 # case DESCRIPTION EXIT-CODE SUBSTRING ARGS...
+#   (in=FILE case_ ...: standard input from FILE, else /dev/null)
 case_() {
 	local desc=$1 rc=$2 out=$3
 
@@ -40,6 +46,23 @@ case_() {
 	else
 		t_need+=("${need:-}")
 	fi
+	t_in+=("${in:-/dev/null}")
+	t_sh+=("")
+}
+
+# sh_case DESCRIPTION EXIT-CODE SUBSTRING SHELL-CODE: a case that runs
+# SHELL-CODE (with $bin, $tmp and $tools) instead of vpnsysopt ARGS.
+sh_case() {
+	case_ "$1" "$2" "$3"
+	t_sh[${#t_sh[@]} - 1]=$4
+}
+
+# conf NAME LINES...: a configuration file $tmp/NAME, one line per LINE.
+conf() {
+	local name=$1
+
+	shift
+	printf '%s\n' "$@" > "$tmp/$name"
 }
 
 # Options, help, version.
@@ -69,7 +92,7 @@ case_ "ambiguous abbreviation"		1 'ambiguous keyword "s"; did you mean "sysopt" 
 case_ "ambiguous abbreviation after no"	1 'unknown keyword "run"' no s run
 case_ "incomplete command lists keywords" 1 'incomplete command; expected "running-config", "counters", "vpn-context", "conn" or "asp"' show
 case_ "incomplete connection"		1 'expected "preserve-vpn-flows", "reclassify-vpn" or "tcpmss"' connection
-case_ "incomplete tcpmss"		1 'expected "minimum", "auto" or a number (0 or 48-65535)' connection tcpmss
+case_ "incomplete tcpmss"		1 'expected "minimum", "auto", "tunneled-only" or a number (0 or 48-65535)' connection tcpmss
 case_ "missing tcpmss minimum value"	1 'incomplete command; expected a number (0 or 48-65535)' connection tcpmss minimum
 case_ "missing timeout value"		1 'expected H:MM:SS or SECONDS' timeout preserve-vpn-flows
 case_ "extra word"			1 'unexpected "extra" at the end of the command' connection preserve-vpn-flows extra
@@ -172,11 +195,128 @@ case_ "monitor"				3 "$nomod" monitor
 case_ "-j monitor count 1"		3 "$nomod" -j monitor count 1
 case_ "monitor count 4294967295"	3 "$nomod" monitor count 4294967295
 
+# Configuration files (-f): parsed whole before anything is sent.
+ok_nomod='vpnflow_preserve module not loaded'
+conf good.conf "# a comment" "" "connection preserve-vpn-flows" \
+	"  no   connection   reclassify-vpn   # on the ASA's side too" \
+	"conn tcpmss 1300" "connection tcpmss minimum 400" "sysopt connection tcpmss auto" \
+	"timeout preserve-vpn-flows 1:30:00" "no timeout preserve-vpn-flows" \
+	"connection tcpmss 1200"
+conf runall.conf "sysopt connection tcpmss 1380" "sysopt connection tcpmss minimum 0" \
+	"sysopt connection reclassify-vpn" "no sysopt connection preserve-vpn-flows" \
+	"no sysopt connection tcpmss auto" "timeout preserve-vpn-flows 1:00:00"
+conf comments.conf "# nothing but comments" "" "   " "	# indented"
+conf bad3.conf "connection preserve-vpn-flows" "# line 2" "connection tcpmss 47" \
+	"timeout preserve-vpn-flows 1:00:00"
+conf bad2x.conf "connection preserve-vpn-flows" "conection reclassify-vpn" \
+	"connection tcpmss 1200" "" "timeout preserve-vpn-flows 1h"
+conf show.conf "connection preserve-vpn-flows" "show running-config all"
+conf sh.conf "sh run"
+conf clear.conf "clear counters"
+conf monitor.conf "monitor count 1"
+conf help.conf "help"
+conf noshow.conf "no show counters"
+conf bogus.conf "bogus"
+conf s.conf "s connection preserve-vpn-flows"
+conf missing.conf "connection tcpmss minimum"
+conf trailing.conf "connection preserve-vpn-flows now"
+conf hash.conf "connection preserve-vpn-flows# no space before the comment"
+printf 'connection preserve-vpn-flows\r\nno connection tcpmss auto\r\n' > "$tmp/crlf.conf"
+printf 'connection preserve-vpn-flows' > "$tmp/noeol.conf"
+printf 'connection\0preserve-vpn-flows\n' > "$tmp/nul.conf"
+printf 'connection preserve-vpn-flows %5000s\n' x > "$tmp/long.conf"
+for i in $(seq 12); do echo "bogus $i"; done > "$tmp/many.conf"
+mkdir "$tmp/dir.conf"
+
+case_ "usage lists -f"			0 "-f, --file FILE"	-h
+case_ "-f: a file is parsed, then sent"	3 "$ok_nomod"		-f "$tmp/good.conf"
+case_ "-f: show running-config all output is a file" 3 "$ok_nomod" -f "$tmp/runall.conf"
+case_ "-f: --file"			3 "$ok_nomod"		--file "$tmp/runall.conf"
+case_ "-f: comments and blank lines only" 3 "$ok_nomod"	-f "$tmp/comments.conf"
+case_ "-f: a comment right after a word" 3 "$ok_nomod"	-f "$tmp/hash.conf"
+case_ "-f: CRLF line ends"		3 "$ok_nomod"		-f "$tmp/crlf.conf"
+case_ "-f: no newline at the end"	3 "$ok_nomod"		-f "$tmp/noeol.conf"
+case_ "-f: s is sysopt (show is no candidate)" 3 "$ok_nomod" -f "$tmp/s.conf"
+in=$tmp/good.conf case_ "-f -: standard input" 3 "$ok_nomod" -f -
+case_ "-f: an error names file and line" 1 "$tmp/bad3.conf:3: tcpmss 47 is out of range: $mss_range" -f "$tmp/bad3.conf"
+case_ "-f: the bad line's words and a caret" 1 $'\n  connection tcpmss 47\n                    ^\n' -f "$tmp/bad3.conf"
+case_ "-f: a bad line applies nothing (no module lookup)" 1 "vpnsysopt: $tmp/bad3.conf: 1 error, nothing applied" -f "$tmp/bad3.conf"
+case_ "-f: every bad line is reported (1)" 1 "$tmp/bad2x.conf:2: unknown keyword \"conection\"; did you mean \"connection\"?" -f "$tmp/bad2x.conf"
+case_ "-f: every bad line is reported (2)" 1 "$tmp/bad2x.conf:5: invalid preserve-vpn-flows timeout \"1h\"" -f "$tmp/bad2x.conf"
+case_ "-f: error count"			1 "$tmp/bad2x.conf: 2 errors, nothing applied" -f "$tmp/bad2x.conf"
+in=$tmp/bad3.conf case_ "-f -: errors name <stdin>" 1 "<stdin>:3: tcpmss 47 is out of range" -f -
+case_ "-f: show is not allowed"		1 "$tmp/show.conf:2: \"show\" is not allowed in a configuration file; only \"connection\" and \"timeout\" commands are" -f "$tmp/show.conf"
+case_ "-f: sh run is named show"	1 "$tmp/sh.conf:1: \"show\" is not allowed" -f "$tmp/sh.conf"
+case_ "-f: clear is not allowed"	1 "$tmp/clear.conf:1: \"clear\" is not allowed" -f "$tmp/clear.conf"
+case_ "-f: monitor is not allowed"	1 "$tmp/monitor.conf:1: \"monitor\" is not allowed" -f "$tmp/monitor.conf"
+case_ "-f: help is not allowed"		1 "$tmp/help.conf:1: \"help\" is not allowed" -f "$tmp/help.conf"
+case_ "-f: no show"			1 "$tmp/noshow.conf:1: \"no\" is not valid with \"show\"" -f "$tmp/noshow.conf"
+case_ "-f: unknown keyword lists config commands only" 1 "$tmp/bogus.conf:1: unknown keyword \"bogus\"; expected \"no\", \"sysopt\", \"connection\" or \"timeout\"" -f "$tmp/bogus.conf"
+case_ "-f: missing value"		1 "$tmp/missing.conf:1: incomplete command; expected a number (0 or 48-65535)" -f "$tmp/missing.conf"
+case_ "-f: trailing word"		1 "$tmp/trailing.conf:1: unexpected \"now\" at the end of the command" -f "$tmp/trailing.conf"
+case_ "-f: a NUL character"		1 "$tmp/nul.conf:1: a NUL character" -f "$tmp/nul.conf"
+case_ "-f: a line too long"		1 "$tmp/long.conf:1: line too long" -f "$tmp/long.conf"
+case_ "-f: gives up after 10 errors"	1 "$tmp/many.conf: too many errors, nothing applied" -f "$tmp/many.conf"
+case_ "-f: reports 10 errors at most"	1 "$tmp/many.conf:10: unknown keyword \"bogus\"" -f "$tmp/many.conf"
+case_ "-f of a missing file"		5 "cannot open \"$tmp/nope.conf\": No such file or directory" -f "$tmp/nope.conf"
+case_ "-f of a folder"			5 "$tmp/dir.conf: read error: Is a directory" -f "$tmp/dir.conf"
+case_ "-f takes no command"		1 '-f takes no command ("show")' -f "$tmp/good.conf" show run
+case_ "-f needs an argument"		1 "Try 'vpnsysopt -h'"	-f
+case_ "-f: the file is checked before -n" 1 "$tmp/bad3.conf:3:" -n vpnsysopt-no-such-ns -f "$tmp/bad3.conf"
+case_ "-f with -n of a missing namespace" 5 'cannot open network namespace "vpnsysopt-no-such-ns"' -n vpnsysopt-no-such-ns -f "$tmp/good.conf"
+
 # Network namespaces.
 case_ "-n of a missing namespace"	5 'cannot open network namespace "vpnsysopt-no-such-ns"' -n vpnsysopt-no-such-ns show running-config
 need=root
 case_ "-n with a path enters it"	3 "$nomod" -n /proc/self/ns/net show running-config
 need=
+
+# bash completion of -f.
+complete_() {
+	(
+		source "$tools/vpnsysopt.bash-completion"
+		COMP_WORDS=("$@")
+		COMP_CWORD=$(($# - 1))
+		COMPREPLY=()
+		_vpnsysopt
+		echo "completions: ${COMPREPLY[*]}."
+	)
+}
+tools=$(cd "$here/.." && pwd)
+sh_case "completion offers -f and --file" 0 "completions: -n -f -j -p -V -h --netns --file --json --pretty --version --help." \
+	'complete_ vpnsysopt -'
+sh_case "completion of -f is a file name" 0 "completions: $tmp/good.conf." \
+	'complete_ vpnsysopt -f "$tmp/goo"'
+sh_case "completion: no command after -f FILE" 0 "completions: ." \
+	'complete_ vpnsysopt -n blue -f "$tmp/good.conf" ""'
+sh_case "completion without -f is unchanged" 0 "completions: sysopt no connection timeout show clear monitor help." \
+	'complete_ vpnsysopt -n blue ""'
+
+# make install / uninstall into a DESTDIR: the unit with the sbin path,
+# the example configuration (a valid file), and nothing left behind.
+root=$tmp/root
+unit=$root/lib/systemd/system/vpnsysopt.service
+example=$root/usr/share/doc/vpnflow/vpnsysopt.conf.example
+sh_case "make install"			0 "" \
+	'make -s -C "$tools" install DESTDIR="$root" PREFIX=/usr'
+sh_case "unit runs the installed vpnsysopt" 0 "ExecStart=/usr/sbin/vpnsysopt -f /etc/vpnsysopt.conf" 'cat "$unit"'
+sh_case "unit loads the module first"	0 "ExecStartPre=/sbin/modprobe vpnflow_preserve" 'cat "$unit"'
+sh_case "unit is ordered before strongSwan" 0 "Before=strongswan.service strongswan-starter.service" 'cat "$unit"'
+sh_case "unit only runs with /etc/vpnsysopt.conf" 0 "ConditionPathExists=/etc/vpnsysopt.conf" 'cat "$unit"'
+sh_case "unit has no placeholder left"	0 "placeholders: 0" 'echo "placeholders: $(grep -c @ "$unit")"'
+need=systemd-analyze
+sh_case "systemd-analyze verify finds nothing in the unit" 0 "verify: clean" \
+	'mkdir "$tmp/verify" &&
+	 sed "s|@SBINDIR@|$tools|" "$tools/vpnsysopt.service" > "$tmp/verify/vpnsysopt.service" &&
+	 v=$(systemd-analyze verify --man=no "$tmp/verify/vpnsysopt.service" 2>&1 |
+	     grep -v "/sbin/modprobe is not executable") ; echo "${v:-verify: clean}"'
+need=
+sh_case "example configuration is installed" 0 "preserve-vpn-flows" 'cat "$example"'
+sh_case "example configuration is a valid file" 3 "$ok_nomod" '"$bin" -f "$example"'
+sh_case "SYSTEMDUNITDIR"		0 "$tmp/units/vpnsysopt.service" \
+	'make -s -C "$tools" install DESTDIR="$tmp/root2" SYSTEMDUNITDIR=/units && ls "$tmp/root2/units/vpnsysopt.service" | sed "s|$tmp/root2|$tmp|"'
+sh_case "make uninstall leaves nothing behind" 0 "files left: 0" \
+	'make -s -C "$tools" uninstall DESTDIR="$root" PREFIX=/usr && echo "files left: $(find "$root" -type f | wc -l)"'
 
 if [[ ! -x $bin ]]; then
 	echo "$0: $bin: not an executable (build it with make -C tools)" >&2
@@ -204,17 +344,33 @@ for ((i = 0; i < n; i++)); do
 		skip=$((skip + 1))
 		continue
 	fi
+	if [[ ${t_need[i]} == systemd-analyze ]] &&
+	   ! command -v systemd-analyze > /dev/null; then
+		echo "ok $num $desc # SKIP needs systemd-analyze"
+		skip=$((skip + 1))
+		continue
+	fi
 
-	eval "set -- ${t_args[i]}"
-	out=$("$bin" "$@" 2>&1)
-	rc=$?
+	if [[ -n ${t_sh[i]} ]]; then
+		out=$(eval "${t_sh[i]}" 2>&1)
+		rc=$?
+	else
+		eval "set -- ${t_args[i]}"
+		out=$("$bin" "$@" < "${t_in[i]}" 2>&1)
+		rc=$?
+	fi
 	if [[ $rc == "${t_rc[i]}" && $out == *"${t_out[i]}"* ]]; then
 		echo "ok $num $desc"
 		pass=$((pass + 1))
 		continue
 	fi
 	echo "not ok $num $desc"
-	echo "# command: vpnsysopt ${t_args[i]}"
+	if [[ -n ${t_sh[i]} ]]; then
+		echo "# shell code:"
+		echo "#   ${t_sh[i]//$'\n'/$'\n'#   }"
+	else
+		echo "# command: vpnsysopt ${t_args[i]}"
+	fi
 	echo "# expected exit ${t_rc[i]} and output containing:"
 	echo "#   ${t_out[i]//$'\n'/$'\n'#   }"
 	echo "# got exit $rc and output:"

@@ -16,13 +16,20 @@
  *   default  preserve-vpn-flows on, two tunnels, three flows, events
  *   empty    no tunnels, no flows, preserve-vpn-flows off
  *   old      a module with only options-get/set and counters-get
- *   eperm    counters-clear fails with EPERM (no CAP_NET_ADMIN)
+ *   eperm    counters-clear and options-set fail with EPERM (no
+ *            CAP_NET_ADMIN)
  *   unload   after the events, the family is unregistered
  *
  * VPNFLOW_FAKE_PRESERVE=0|1 overrides preserve-vpn-flows.
  *
+ * VPNFLOW_FAKE_STATE=FILE keeps the options in FILE from one run to the
+ * next: options-set checks them as the module does (all or nothing, with
+ * an extack message and offset on error) and writes them there, and
+ * options-get reads them. Without it options-set only acks.
+ *
  * VPNFLOW_FAKE_LOG=FILE appends one line per request to FILE:
- *   cmd=N flags=0xF [tunnel=ID] [state=S]
+ *   cmd=N flags=0xF [tunnel=ID] [state=S] [OPTION=VALUE...]
+ * with the options of an options-set in the order of the request.
  *
  * Copyright (C) 2026 The vpnflow authors.
  */
@@ -139,9 +146,12 @@ static struct nlmsghdr *reply(const struct nlmsghdr *req, uint16_t type,
 	return nlh;
 }
 
-/* An ack (@err 0) or error, capped, with an extack message if @msg. */
-static void ack(const struct mnl_socket *sk, const struct nlmsghdr *req,
-		int err, const char *msg)
+/*
+ * An ack (@err 0) or error, capped, with an extack message if @msg and the
+ * offset of the bad attribute if @offs.
+ */
+static void ack_ext(const struct mnl_socket *sk, const struct nlmsghdr *req,
+		    int err, const char *msg, uint32_t offs)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(msgbuf);
 	struct nlmsgerr *e;
@@ -157,8 +167,18 @@ static void ack(const struct mnl_socket *sk, const struct nlmsghdr *req,
 		nlh->nlmsg_flags |= NLM_F_ACK_TLVS;
 		mnl_attr_put_strz(nlh, NLMSGERR_ATTR_MSG, msg);
 	}
+	if (offs) {
+		nlh->nlmsg_flags |= NLM_F_ACK_TLVS;
+		mnl_attr_put_u32(nlh, NLMSGERR_ATTR_OFFS, offs);
+	}
 	if (err || (req->nlmsg_flags & NLM_F_ACK))
 		push(sk, nlh);
+}
+
+static void ack(const struct mnl_socket *sk, const struct nlmsghdr *req,
+		int err, const char *msg)
+{
+	ack_ext(sk, req, err, msg, 0);
 }
 
 static void done(const struct mnl_socket *sk, const struct nlmsghdr *req)
@@ -223,24 +243,174 @@ static void getfamily(const struct mnl_socket *sk, const struct nlmsghdr *req)
 	ack(sk, req, 0, NULL);
 }
 
+/* Options: the six this fake module has (a real one may have more). */
+
+#define FAKE_OPTS_MAX	VPNFLOW_A_OPTIONS_PRESERVE_TIMEOUT
+
+static const char *const opt_names[FAKE_OPTS_MAX + 1] = {
+	[VPNFLOW_A_OPTIONS_PRESERVE_VPN_FLOWS]	= "preserve-vpn-flows",
+	[VPNFLOW_A_OPTIONS_RECLASSIFY_VPN]	= "reclassify-vpn",
+	[VPNFLOW_A_OPTIONS_TCPMSS]		= "tcpmss",
+	[VPNFLOW_A_OPTIONS_TCPMSS_MINIMUM]	= "tcpmss-minimum",
+	[VPNFLOW_A_OPTIONS_TCPMSS_AUTO]		= "tcpmss-auto",
+	[VPNFLOW_A_OPTIONS_PRESERVE_TIMEOUT]	= "preserve-timeout",
+};
+
+static int opt_is_u8(int attr)
+{
+	return attr == VPNFLOW_A_OPTIONS_PRESERVE_VPN_FLOWS ||
+	       attr == VPNFLOW_A_OPTIONS_RECLASSIFY_VPN ||
+	       attr == VPNFLOW_A_OPTIONS_TCPMSS_AUTO;
+}
+
+/* VPNFLOW_FAKE_STATE, or NULL if unset or empty. */
+static const char *state_path(void)
+{
+	const char *s = getenv("VPNFLOW_FAKE_STATE");
+
+	return s && *s ? s : NULL;
+}
+
+/* The options: the module's defaults, or VPNFLOW_FAKE_STATE's. */
+static void opts_load(uint32_t *o)
+{
+	const char *preserve = getenv("VPNFLOW_FAKE_PRESERVE");
+	const char *path = state_path();
+	unsigned int attr, val;
+	FILE *f;
+
+	memset(o, 0, (FAKE_OPTS_MAX + 1) * sizeof(*o));
+	o[VPNFLOW_A_OPTIONS_PRESERVE_VPN_FLOWS] =
+		preserve ? (uint32_t)atoi(preserve) : (uint32_t)is("default");
+	o[VPNFLOW_A_OPTIONS_RECLASSIFY_VPN] = 1;
+	o[VPNFLOW_A_OPTIONS_TCPMSS] = 1380;
+	o[VPNFLOW_A_OPTIONS_TCPMSS_MINIMUM] = 0;
+	o[VPNFLOW_A_OPTIONS_TCPMSS_AUTO] = 0;
+	o[VPNFLOW_A_OPTIONS_PRESERVE_TIMEOUT] = 3600;
+	f = path ? fopen(path, "r") : NULL;
+	if (!f)
+		return;
+	while (fscanf(f, "%u %u", &attr, &val) == 2)
+		if (attr >= 1 && attr <= FAKE_OPTS_MAX)
+			o[attr] = val;
+	fclose(f);
+}
+
+static void opts_save(const uint32_t *o)
+{
+	const char *path = state_path();
+	FILE *f = path ? fopen(path, "w") : NULL;
+	int attr;
+
+	if (!f)
+		return;
+	for (attr = 1; attr <= FAKE_OPTS_MAX; attr++)
+		fprintf(f, "%d %u\n", attr, o[attr]);
+	fclose(f);
+}
+
 static void options_get(const struct mnl_socket *sk, const struct nlmsghdr *req)
 {
 	struct nlmsghdr *nlh = reply(req, FAKE_FAMILY_ID, VPNFLOW_CMD_OPTIONS_GET, 0);
 	struct nlattr *nest = mnl_attr_nest_start(nlh, VPNFLOW_A_OPTIONS);
+	uint32_t o[FAKE_OPTS_MAX + 1];
+	int attr;
 
-	const char *preserve = getenv("VPNFLOW_FAKE_PRESERVE");
-
-	mnl_attr_put_u8(nlh, VPNFLOW_A_OPTIONS_PRESERVE_VPN_FLOWS,
-			preserve ? atoi(preserve) : is("default"));
-	mnl_attr_put_u8(nlh, VPNFLOW_A_OPTIONS_RECLASSIFY_VPN, 1);
-	mnl_attr_put_u32(nlh, VPNFLOW_A_OPTIONS_TCPMSS, 1380);
-	mnl_attr_put_u32(nlh, VPNFLOW_A_OPTIONS_TCPMSS_MINIMUM, 0);
-	mnl_attr_put_u8(nlh, VPNFLOW_A_OPTIONS_TCPMSS_AUTO, 0);
-	mnl_attr_put_u32(nlh, VPNFLOW_A_OPTIONS_PRESERVE_TIMEOUT, 3600);
+	opts_load(o);
+	for (attr = 1; attr <= FAKE_OPTS_MAX; attr++) {
+		if (opt_is_u8(attr))
+			mnl_attr_put_u8(nlh, attr, o[attr]);
+		else
+			mnl_attr_put_u32(nlh, attr, o[attr]);
+	}
 	future(nlh, VPNFLOW_A_OPTIONS_MAX);
 	mnl_attr_nest_end(nlh, nest);
 	push(sk, nlh);
 	ack(sk, req, 0, NULL);
+}
+
+static uint32_t offset_of(const struct nlmsghdr *req, const struct nlattr *a)
+{
+	return (const char *)a - (const char *)req;
+}
+
+/* As the module: check everything, then apply all or nothing. */
+static void options_set(const struct mnl_socket *sk, const struct nlmsghdr *req)
+{
+	const struct nlattr *tb[FAKE_OPTS_MAX + 1] = { NULL };
+	const struct nlattr *a, *nest = NULL, *bad;
+	uint32_t o[FAKE_OPTS_MAX + 1];
+	int attr;
+
+	if (is("eperm")) {
+		ack(sk, req, EPERM, NULL);
+		return;
+	}
+	mnl_attr_for_each(a, req, GENL_HDRLEN)
+		if (mnl_attr_get_type(a) == VPNFLOW_A_OPTIONS)
+			nest = a;
+	if (!nest) {
+		ack(sk, req, EINVAL, "Missing attribute: options");
+		return;
+	}
+	mnl_attr_for_each_nested(a, nest) {
+		attr = mnl_attr_get_type(a);
+		if (attr < 1 || attr > FAKE_OPTS_MAX) {	/* as the policy */
+			ack_ext(sk, req, EINVAL, "Unknown attribute type",
+				offset_of(req, a));
+			return;
+		}
+		if (mnl_attr_validate(a, opt_is_u8(attr) ? MNL_TYPE_U8 :
+							   MNL_TYPE_U32) < 0) {
+			ack_ext(sk, req, EINVAL, "invalid attribute type",
+				offset_of(req, a));
+			return;
+		}
+		tb[attr] = a;
+	}
+	if (!state_path()) {
+		ack(sk, req, 0, NULL);
+		return;
+	}
+
+	opts_load(o);
+	for (attr = 1; attr <= FAKE_OPTS_MAX; attr++)
+		if (tb[attr])
+			o[attr] = opt_is_u8(attr) ? mnl_attr_get_u8(tb[attr]) :
+						    mnl_attr_get_u32(tb[attr]);
+	if (o[VPNFLOW_A_OPTIONS_TCPMSS] &&
+	    o[VPNFLOW_A_OPTIONS_TCPMSS_MINIMUM] > o[VPNFLOW_A_OPTIONS_TCPMSS]) {
+		bad = tb[VPNFLOW_A_OPTIONS_TCPMSS_MINIMUM] ?:
+		      tb[VPNFLOW_A_OPTIONS_TCPMSS];
+		ack_ext(sk, req, ERANGE,
+			"vpnflow_preserve: tcpmss minimum cannot exceed tcpmss",
+			bad ? offset_of(req, bad) : 0);
+		return;
+	}
+	opts_save(o);
+	ack(sk, req, 0, NULL);
+}
+
+static void log_options(FILE *log, const struct nlmsghdr *req)
+{
+	const struct nlattr *a, *o;
+	int attr;
+
+	mnl_attr_for_each(a, req, GENL_HDRLEN) {
+		if (mnl_attr_get_type(a) != VPNFLOW_A_OPTIONS)
+			continue;
+		mnl_attr_for_each_nested(o, a) {
+			attr = mnl_attr_get_type(o);
+			if (attr < 1 || attr > FAKE_OPTS_MAX)
+				fprintf(log, " %d=?", attr);
+			else if (opt_is_u8(attr))
+				fprintf(log, " %s=%u", opt_names[attr],
+					mnl_attr_get_u8(o));
+			else
+				fprintf(log, " %s=%u", opt_names[attr],
+					mnl_attr_get_u32(o));
+		}
+	}
 }
 
 static void counters_get(const struct mnl_socket *sk, const struct nlmsghdr *req)
@@ -430,6 +600,8 @@ static void vpnflow(const struct mnl_socket *sk, const struct nlmsghdr *req)
 			fprintf(log, " tunnel=%u", mnl_attr_get_u32(ftun));
 		if (fstate)
 			fprintf(log, " state=%u", mnl_attr_get_u8(fstate));
+		if (genl->cmd == VPNFLOW_CMD_OPTIONS_SET)
+			log_options(log, req);
 		fputc('\n', log);
 		fclose(log);
 	}
@@ -439,7 +611,7 @@ static void vpnflow(const struct mnl_socket *sk, const struct nlmsghdr *req)
 		options_get(sk, req);
 		return;
 	case VPNFLOW_CMD_OPTIONS_SET:
-		ack(sk, req, 0, NULL);
+		options_set(sk, req);
 		return;
 	case VPNFLOW_CMD_COUNTERS_GET:
 		counters_get(sk, req);

@@ -35,7 +35,8 @@ static int vpnflow_nl_put_options(struct sk_buff *skb,
 	    nla_put_u32(skb, VPNFLOW_A_OPTIONS_TCPMSS, o->tcpmss) ||
 	    nla_put_u32(skb, VPNFLOW_A_OPTIONS_TCPMSS_MINIMUM, o->tcpmss_minimum) ||
 	    nla_put_u8(skb, VPNFLOW_A_OPTIONS_TCPMSS_AUTO, o->tcpmss_auto) ||
-	    nla_put_u32(skb, VPNFLOW_A_OPTIONS_PRESERVE_TIMEOUT, o->preserve_timeout)) {
+	    nla_put_u32(skb, VPNFLOW_A_OPTIONS_PRESERVE_TIMEOUT, o->preserve_timeout) ||
+	    nla_put_u8(skb, VPNFLOW_A_OPTIONS_TCPMSS_TUNNELED_ONLY, o->tcpmss_tunneled_only)) {
 		nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
 	}
@@ -91,8 +92,11 @@ int vpnflow_nl_options_set_doit(struct sk_buff *skb, struct genl_info *info)
 	struct nlattr *a;
 	int err;
 
-	if (GENL_REQ_ATTR_CHECK(info, VPNFLOW_A_OPTIONS))
+	if (GENL_REQ_ATTR_CHECK(info, VPNFLOW_A_OPTIONS)) {
+		/* The missing-attribute TLV names it; say it in words too. */
+		NL_SET_ERR_MSG_MOD(info->extack, "no options given");
 		return -EINVAL;
+	}
 
 	err = nla_parse_nested(tb, VPNFLOW_A_OPTIONS_MAX, info->attrs[VPNFLOW_A_OPTIONS],
 			       vpnflow_options_nl_policy, extack);
@@ -125,6 +129,8 @@ int vpnflow_nl_options_set_doit(struct sk_buff *skb, struct genl_info *info)
 		o.tcpmss_auto = nla_get_u8(tb[VPNFLOW_A_OPTIONS_TCPMSS_AUTO]);
 	if (tb[VPNFLOW_A_OPTIONS_PRESERVE_TIMEOUT])
 		o.preserve_timeout = nla_get_u32(tb[VPNFLOW_A_OPTIONS_PRESERVE_TIMEOUT]);
+	if (tb[VPNFLOW_A_OPTIONS_TCPMSS_TUNNELED_ONLY])
+		o.tcpmss_tunneled_only = nla_get_u8(tb[VPNFLOW_A_OPTIONS_TCPMSS_TUNNELED_ONLY]);
 
 	if (o.tcpmss && o.tcpmss_minimum > o.tcpmss) {
 		mutex_unlock(&vn->lock);
@@ -140,6 +146,7 @@ int vpnflow_nl_options_set_doit(struct sk_buff *skb, struct genl_info *info)
 	WRITE_ONCE(vn->opts.tcpmss_minimum, o.tcpmss_minimum);
 	WRITE_ONCE(vn->opts.tcpmss_auto, o.tcpmss_auto);
 	WRITE_ONCE(vn->opts.preserve_timeout, o.preserve_timeout);
+	WRITE_ONCE(vn->opts.tcpmss_tunneled_only, o.tcpmss_tunneled_only);
 	mutex_unlock(&vn->lock);
 
 	/* Changes apply at once to live tunnels and flows. */
@@ -163,6 +170,9 @@ static atomic64_t *vpnflow_counter(struct vpnflow_net *vn, int attr)
 	case VPNFLOW_A_COUNTERS_FLOWS_TORN_DOWN: return &c->flows_torn_down;
 	case VPNFLOW_A_COUNTERS_PKTS_DROPPED: return &c->pkts_dropped;
 	case VPNFLOW_A_COUNTERS_FLOWS_UNTRACKED: return &c->flows_untracked;
+	case VPNFLOW_A_COUNTERS_FLOWS_RECLASSIFIED: return &c->flows_reclassified;
+	case VPNFLOW_A_COUNTERS_SYNS_LOWERED: return &c->syns_lowered;
+	case VPNFLOW_A_COUNTERS_SYNS_RAISED: return &c->syns_raised;
 	}
 	return NULL;
 }
@@ -236,7 +246,8 @@ static int vpnflow_nl_put_tunnel(struct sk_buff *skb, const struct vpnflow_tunne
 	    nla_put_u32(skb, VPNFLOW_A_TUNNEL_REQID, t->reqid) ||
 	    nla_put_u32(skb, VPNFLOW_A_TUNNEL_FLOWS, t->nflows) ||
 	    nla_put_u32(skb, VPNFLOW_A_TUNNEL_FLOWS_HELD, t->npreserved) ||
-	    nla_put_u32(skb, VPNFLOW_A_TUNNEL_SINCE, (jiffies - t->changed) / HZ)) {
+	    nla_put_u32(skb, VPNFLOW_A_TUNNEL_SINCE, (jiffies - t->changed) / HZ) ||
+	    nla_put_u8(skb, VPNFLOW_A_TUNNEL_PROTO, t->proto)) {
 		if (nest)
 			nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
@@ -379,6 +390,32 @@ void vpnflow_nl_flow_event(struct vpnflow_net *vn, const struct vpnflow_flow *f,
 	genlmsg_end(msg, hdr);
 	genlmsg_multicast_netns(&vpnflow_nl_family, vn->net, msg, 0,
 				VPNFLOW_NLGRP_EVENTS, gfp);
+}
+
+/* A tunnel event (reclassified) for listeners of the "events" group. */
+void vpnflow_nl_tunnel_event(struct vpnflow_net *vn, struct vpnflow_tunnel *t,
+			     u8 event, u32 count)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	if (!genl_has_listeners(&vpnflow_nl_family, vn->net, VPNFLOW_NLGRP_EVENTS))
+		return;
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return;
+	hdr = genlmsg_put(msg, 0, 0, &vpnflow_nl_family, 0, VPNFLOW_CMD_TUNNEL_NTF);
+	spin_lock_bh(&vn->tlock);
+	if (!hdr || nla_put_u8(msg, VPNFLOW_A_EVENT, event) || vpnflow_nl_put_tunnel(msg, t) ||
+	    nla_put_u32(msg, VPNFLOW_A_COUNT, count)) {
+		spin_unlock_bh(&vn->tlock);
+		nlmsg_free(msg);
+		return;
+	}
+	spin_unlock_bh(&vn->tlock);
+	genlmsg_end(msg, hdr);
+	genlmsg_multicast_netns(&vpnflow_nl_family, vn->net, msg, 0,
+				VPNFLOW_NLGRP_EVENTS, GFP_KERNEL);
 }
 
 struct genl_family vpnflow_nl_family __ro_after_init = {

@@ -15,7 +15,11 @@ struct vpnflow_flow;
 
 extern struct genl_family vpnflow_nl_family;
 
+struct vpnflow_tunnel;
+
 void vpnflow_nl_flow_event(struct vpnflow_net *vn, const struct vpnflow_flow *f,
 			   u8 event, gfp_t gfp);
+void vpnflow_nl_tunnel_event(struct vpnflow_net *vn, struct vpnflow_tunnel *t,
+			     u8 event, u32 count);
 
 #endif /* _VPNFLOW_NETLINK_H */

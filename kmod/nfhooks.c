@@ -24,6 +24,7 @@
 #include <net/xfrm.h>
 
 #include "flow.h"
+#include "mss.h"
 #include "nfhooks.h"
 #include "tunnel.h"
 #include "vpnflow.h"
@@ -118,7 +119,28 @@ static unsigned int vpnflow_nf_track(void *priv, struct sk_buff *skb,
 	return NF_ACCEPT;
 }
 
+/* FORWARD: tcpmss on forwarded SYNs (the dst is already the xfrm bundle). */
+static unsigned int vpnflow_nf_forward(void *priv, struct sk_buff *skb,
+				       const struct nf_hook_state *state)
+{
+	return vpnflow_mss_clamp(priv, skb, state, vpnflow_skb_out_state(skb),
+				 vpnflow_skb_in_state(skb),
+				 vpnflow_dev_is_tunnel(state->out) ||
+				 vpnflow_dev_is_tunnel(state->in));
+}
+
 static const struct nf_hook_ops vpnflow_nf_ops_template[] = {
+	{
+		.hook		= vpnflow_nf_forward,
+		.pf		= NFPROTO_IPV4,
+		.hooknum	= NF_INET_FORWARD,
+		.priority	= NF_IP_PRI_MANGLE + 1,
+	}, {
+		.hook		= vpnflow_nf_forward,
+		.pf		= NFPROTO_IPV6,
+		.hooknum	= NF_INET_FORWARD,
+		.priority	= NF_IP6_PRI_MANGLE + 1,
+	},
 	{
 		.hook		= vpnflow_nf_hold,
 		.pf		= NFPROTO_IPV4,

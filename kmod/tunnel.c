@@ -22,6 +22,7 @@
 
 #include "flow.h"
 #include "nfhooks.h"
+#include "reclassify.h"
 #include "tunnel.h"
 #include "vpnflow.h"
 
@@ -94,6 +95,7 @@ struct vpnflow_sa_batch {
 	struct {
 		struct vpnflow_tunnel_key key;
 		u32 reqid;
+		u8 proto;
 	} sa[32];
 };
 
@@ -108,9 +110,12 @@ static int vpnflow_sa_collect(struct xfrm_state *x, int count, void *ptr)
 		return -ENOBUFS;	/* the walk resumes at this state */
 	vpnflow_tunnel_key_from_state(&b->sa[b->n].key, x);
 	b->sa[b->n].reqid = x->props.reqid;
+	b->sa[b->n].proto = x->id.proto;
 	b->n++;
 	return 0;
 }
+
+static void vpnflow_tunnel_reclassify_pending(struct vpnflow_net *vn);
 
 static void vpnflow_tunnel_free_rcu(struct vpnflow_net *vn, struct vpnflow_tunnel *t)
 {
@@ -151,6 +156,7 @@ void vpnflow_tunnel_reconcile(struct vpnflow_net *vn)
 			t->seen = true;
 			t->nsa++;
 			t->reqid = b->sa[i].reqid;
+			t->proto = b->sa[i].proto;
 		}
 		spin_unlock_bh(&vn->tlock);
 		cond_resched();
@@ -177,8 +183,11 @@ again:
 			WRITE_ONCE(t->up, true);
 			t->changed = jiffies;
 			atomic64_inc(&vn->cnt.tunnels_up);
+			/* Not for tunnels that were up when the module came. */
+			t->reclassify = vn->synced;
 		} else if (!t->seen && t->up) {
 			WRITE_ONCE(t->up, false);
+			t->reclassify = false;
 			t->changed = jiffies;
 			atomic64_inc(&vn->cnt.tunnels_down);
 		}
@@ -203,6 +212,37 @@ again:
 		vpnflow_flows_tunnel_down(vn, down[i]);
 	if (ndown == ARRAY_SIZE(down))
 		goto again;
+
+	vpnflow_tunnel_reclassify_pending(vn);
+	vn->synced = true;
+}
+
+/*
+ * reclassify-vpn for tunnels that came up, once their policies are in
+ * place (a later policy event retries). Only this work frees tunnels and
+ * changes ->reclassify, so a tunnel found here stays valid.
+ */
+static void vpnflow_tunnel_reclassify_pending(struct vpnflow_net *vn)
+{
+	struct vpnflow_tunnel *t;
+	int bkt;
+
+again:
+	spin_lock_bh(&vn->tlock);
+	hash_for_each(vn->tunnels, bkt, t, node) {
+		if (!t->reclassify || !t->up)
+			continue;
+		if (!READ_ONCE(vn->opts.reclassify_vpn)) {
+			t->reclassify = false;
+			continue;
+		}
+		spin_unlock_bh(&vn->tlock);
+		t->reclassify = !vpnflow_reclassify(vn, t);
+		if (t->reclassify)
+			return;		/* no policy yet: wait for one */
+		goto again;
+	}
+	spin_unlock_bh(&vn->tlock);
 }
 
 /* Netns exit / module unload: hooks are gone and flows released. */

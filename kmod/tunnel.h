@@ -41,7 +41,9 @@ struct vpnflow_tunnel {
 	u32 npreserved;			/* vn->tlock */
 	u32 nsa;			/* valid SAs at the last reconcile */
 	u32 reqid;			/* of an SA seen at the last reconcile */
+	u8 proto;			/* IPPROTO_ESP/AH of that SA */
 	bool up;			/* READ_ONCE in the data path */
+	bool reclassify;		/* came up: reclassify-vpn pending */
 	bool seen;			/* reconcile scratch */
 	unsigned int visited;		/* reconcile pass that handled it */
 	unsigned long changed;		/* jiffies of the last up/down */

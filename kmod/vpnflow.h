@@ -23,6 +23,7 @@ struct vpnflow_options {
 	u8 preserve_vpn_flows;
 	u8 reclassify_vpn;
 	u8 tcpmss_auto;
+	u8 tcpmss_tunneled_only;
 	u32 tcpmss;
 	u32 tcpmss_minimum;
 	u32 preserve_timeout;
@@ -39,6 +40,9 @@ struct vpnflow_counters {
 	atomic64_t flows_torn_down;	/* flows removed at a tunnel down */
 	atomic64_t pkts_dropped;	/* packets of preserved flows dropped */
 	atomic64_t flows_untracked;	/* not tracked: max_flows reached / no memory */
+	atomic64_t flows_reclassified;	/* entries cleared by reclassify-vpn */
+	atomic64_t syns_lowered;	/* MSS options lowered by tcpmss */
+	atomic64_t syns_raised;		/* MSS options raised by tcpmss minimum */
 };
 
 struct vpnflow_net {
@@ -62,6 +66,7 @@ struct vpnflow_net {
 	bool dead;			/* set at netns exit: queue nothing */
 	unsigned long revisit;		/* bit 0: options changed, revisit preserved flows */
 	unsigned int reconcile_gen;
+	bool synced;			/* the first reconcile has run */
 
 	struct mutex nf_lock;		/* hooks (registered on first tunnel) */
 	struct nf_hook_ops *nf_ops;

@@ -42,8 +42,12 @@ static int vpnflow_km_notify_policy(struct xfrm_policy *xp, int dir,
 				    const struct km_event *c)
 {
 	struct net *net = xp ? xp_net(xp) : c->net;
+	struct vpnflow_net *vn = vpnflow_pernet(net);
 
-	atomic64_inc(&vpnflow_pernet(net)->cnt.policy_events);
+	atomic64_inc(&vn->cnt.policy_events);
+	/* A tunnel that came up may have been waiting for its policies. */
+	if (c->event == XFRM_MSG_NEWPOLICY || c->event == XFRM_MSG_UPDPOLICY)
+		vpnflow_netns_kick(vn);
 	return 0;
 }
 

@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vpnflow_preserve: tcpmss clamping (the ASA's sysopt connection tcpmss,
+ * tcpmss minimum, and an exact per-SA tcpmss auto).
+ *
+ * Forwarded SYN and SYN-ACK packets, IPv4 and IPv6, in the FORWARD hook:
+ *  - tcpmss N lowers an MSS option above N to N (0: off);
+ *  - tcpmss minimum N raises an MSS option below N to N (0: off; the
+ *    minimum wins where the two conflict, as a floor should);
+ *  - tcpmss auto: for a SYN going into a tunnel-mode SA, or coming out of
+ *    one, the limit is the largest MSS that fits that SA's path instead
+ *    of N:
+ *
+ *      inner MTU = xfrm_state_mtu(SA, path MTU)
+ *                = ((path MTU - header_len - ICV) & ~(block - 1)) - 2
+ *      MSS       = inner MTU - inner IP header (20 / 40) - TCP header (20)
+ *
+ *    where header_len is the outer IP header (20 / 40), the UDP header
+ *    with NAT-T (8), the ESP header (8) and the IV, ICV the SA's
+ *    authentication tag and block the cipher's block size aligned to 4
+ *    (the kernel's esp4/esp6_get_mtu). The path MTU is the bundle's (which
+ *    includes the route towards the peer and learnt PMTU) for a SYN going
+ *    into the tunnel, and the route MTU towards the peer for one coming
+ *    out of it (the reply will go back through the sibling SA, which has
+ *    the same algorithms).
+ * Scope: every forwarded SYN of a namespace with IPsec tunnels (the ASA
+ * clamps all TCP through it), or with tcpmss-tunneled-only only those that
+ * go into or come out of a tunnel (an SA, or an xfrm interface / VTI);
+ * namespaces without tunnels are left alone.
+ * A SYN without an MSS option is left as it is (as on the ASA); malformed
+ * or truncated options leave the packet untouched. The checksum is
+ * updated incrementally (works with GSO/GRO and CHECKSUM_PARTIAL).
+ *
+ * Copyright (C) 2026 The vpnflow authors.
+ */
+
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <net/ip.h>
+#include <net/ip6_route.h>
+#include <net/ipv6.h>
+#include <net/route.h>
+#include <net/tcp.h>
+#include <net/xfrm.h>
+
+#include "compat/unaligned.h"
+#include "mss.h"
+#include "vpnflow.h"
+
+/* Route MTU from us towards the peer of inbound SA @x. */
+static u32 vpnflow_peer_mtu(struct net *net, const struct xfrm_state *x)
+{
+	struct dst_entry *dst;
+	u32 mtu = 0;
+
+	if (x->props.family == AF_INET) {
+		struct rtable *rt = ip_route_output(net, x->props.saddr.a4,
+						    x->id.daddr.a4, 0, 0);
+
+		if (IS_ERR(rt))
+			return 0;
+		mtu = dst_mtu(&rt->dst);
+		ip_rt_put(rt);
+	} else if (IS_ENABLED(CONFIG_IPV6)) {
+		struct flowi6 fl6 = {
+			.daddr = x->props.saddr.in6,
+			.saddr = x->id.daddr.in6,
+		};
+
+		dst = ip6_route_output(net, NULL, &fl6);
+		if (!dst->error)
+			mtu = dst_mtu(dst);
+		dst_release(dst);
+	}
+	return mtu;
+}
+
+/* The MSS that fits the tunnel this SYN goes into or comes out of; 0: unknown. */
+static u32 vpnflow_mss_auto(struct net *net, const struct sk_buff *skb, bool inner6,
+			    const struct xfrm_state *x_out, const struct xfrm_state *x_in)
+{
+	u32 hdrs = (inner6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr)) +
+		   sizeof(struct tcphdr);
+	u32 mtu;
+
+	if (x_out) {
+		mtu = dst_mtu(skb_dst(skb));	/* the bundle: already the inner MTU */
+	} else {
+		mtu = vpnflow_peer_mtu(net, x_in);
+		if (!mtu)
+			return 0;
+		mtu = xfrm_state_mtu((struct xfrm_state *)x_in, mtu);
+	}
+	return mtu > hdrs ? mtu - hdrs : 0;
+}
+
+/*
+ * Offset of a well-formed MSS option (kind 2, length 4) within @opt, or
+ * -1: absent, or the options are malformed (then we do not touch them).
+ */
+static int vpnflow_find_mss(const u8 *opt, unsigned int len)
+{
+	unsigned int i = 0;
+
+	while (i < len) {
+		if (opt[i] == TCPOPT_EOL)
+			return -1;
+		if (opt[i] == TCPOPT_NOP) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= len || opt[i + 1] < 2 || i + opt[i + 1] > len)
+			return -1;
+		if (opt[i] == TCPOPT_MSS)
+			return opt[i + 1] == TCPOLEN_MSS ? i : -1;
+		i += opt[i + 1];
+	}
+	return -1;
+}
+
+unsigned int vpnflow_mss_clamp(struct vpnflow_net *vn, struct sk_buff *skb,
+			       const struct nf_hook_state *state,
+			       const struct xfrm_state *x_out,
+			       const struct xfrm_state *x_in, bool tunnel_dev)
+{
+	u32 max = READ_ONCE(vn->opts.tcpmss), min = READ_ONCE(vn->opts.tcpmss_minimum);
+	bool automss = READ_ONCE(vn->opts.tcpmss_auto);
+	u8 optbuf[MAX_TCP_OPTION_SPACE];
+	unsigned int thoff, optlen;
+	struct tcphdr _th, *th;
+	u16 mss, newmss;
+	const u8 *opt;
+	bool inner6;
+	int off;
+
+	if (!max && !min && !automss)
+		return NF_ACCEPT;
+	if (READ_ONCE(vn->opts.tcpmss_tunneled_only) && !x_out && !x_in && !tunnel_dev)
+		return NF_ACCEPT;
+
+	if (state->pf == NFPROTO_IPV4) {
+		const struct iphdr *iph = ip_hdr(skb);
+
+		if (iph->protocol != IPPROTO_TCP || ip_is_fragment(iph))
+			return NF_ACCEPT;
+		thoff = ip_hdrlen(skb);
+		inner6 = false;
+	} else {
+		__be16 frag_off;
+		u8 nexthdr = ipv6_hdr(skb)->nexthdr;
+		int o = ipv6_skip_exthdr(skb, sizeof(struct ipv6hdr), &nexthdr, &frag_off);
+
+		if (o < 0 || nexthdr != IPPROTO_TCP || (frag_off & htons(~0x7)))
+			return NF_ACCEPT;
+		thoff = o;
+		inner6 = true;
+	}
+
+	th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
+	if (!th || !th->syn || th->doff * 4 < sizeof(*th))
+		return NF_ACCEPT;
+	optlen = th->doff * 4 - sizeof(*th);
+	if (!optlen || skb->len < thoff + th->doff * 4)
+		return NF_ACCEPT;
+	opt = skb_header_pointer(skb, thoff + sizeof(*th), optlen, optbuf);
+	if (!opt)
+		return NF_ACCEPT;
+	off = vpnflow_find_mss(opt, optlen);
+	if (off < 0)
+		return NF_ACCEPT;
+	mss = get_unaligned_be16(opt + off + 2);
+
+	/*
+	 * A SYN routed into an xfrm interface meets its SA only inside the
+	 * interface: it keeps tcpmss N (the SYN-ACK coming out is exact).
+	 */
+	if (automss && (x_out || x_in)) {
+		u32 a = vpnflow_mss_auto(state->net, skb, inner6, x_out, x_in);
+
+		if (a)
+			max = a;
+	}
+	newmss = mss;
+	if (max && newmss > max)
+		newmss = max;
+	if (min && newmss < min)
+		newmss = min;
+	if (newmss == mss)
+		return NF_ACCEPT;
+
+	if (skb_ensure_writable(skb, thoff + th->doff * 4))
+		return NF_ACCEPT;
+	th = (struct tcphdr *)(skb_network_header(skb) + thoff);
+	put_unaligned_be16(newmss, (u8 *)(th + 1) + off + 2);
+	inet_proto_csum_replace2(&th->check, skb, htons(mss), htons(newmss), false);
+	atomic64_inc(newmss < mss ? &vn->cnt.syns_lowered : &vn->cnt.syns_raised);
+	return NF_ACCEPT;
+}

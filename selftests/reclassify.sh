@@ -1,0 +1,140 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# reclassify-vpn: flows created while the tunnel is down (MASQUERADEd by the
+# gateway) move into the tunnel when it comes up; flows inside a tunnel and
+# flows outside its selectors are left alone.
+#
+#  site A 198.51.100.0/26                                site B 198.51.100.64/26
+#  +--------+     +-----------+     +-------+     +-----------+     +--------+
+#  | client |-----|    gwa    |=====|  wan  |=====|    gwb    |-----| server |
+#  | .2     | lan | MASQUERADE| ESP |router | ESP |           | lan | .66    |
+#  +--------+     | 192.0.2.1 |     |       |     |203.0.113.2|     +--------+
+#                 +-----------+     +-------+     +-----------+
+#  While the tunnel is down the client starts a UDP stream (50 packets/s,
+#  source port 40000) and a TCP connection to the server; gwa MASQUERADEs
+#  both towards the WAN, where they die. Then gwa brings the tunnel up.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib-ipsec.sh"
+require_vm
+command -v swanctl >/dev/null || ktap_skip_all "strongSwan (swanctl) not installed"
+ktap_plan 12
+UDP=$VPNFLOW_TOP/selftests/tools/udpstream.py
+tmp=$(mktemp -d)
+defer rm -rf "$tmp"
+
+# ct_id NETNS ARGS...: conntrack id of the entry conntrack -L ARGS lists.
+ct_id()
+{
+	local ns=$1
+	shift
+	ip netns exec "$ns" conntrack -L "$@" -o id 2>/dev/null | sed -n 's/.*id=\([0-9]*\).*/\1/p' | head -n 1
+}
+
+# stuck_run MODE (on|off): one run; facts in $tmp/MODE.*
+stuck_run()
+{
+	local mode=$1 o=$tmp/$1
+	(
+		_defer_cmds=()
+		trap _run_defer EXIT
+		ipsec_topology && gw_harden "$gwa" && gw_harden "$gwb" && ipsec_site_to_site || exit 1
+		vpnflow_load || exit 1
+		[ "$mode" = on ] || "$VPNSYSOPT" -n "$gwa" no connection reclassify-vpn || exit 1
+		ip netns exec "$server" python3 "$UDP" recv 5004 "$o.rx" &
+		defer kill $!
+		xfer_server || exit 1
+		# Outside the selectors: to the WAN router itself (NATed too).
+		ip netns exec "$client" python3 "$UDP" send 192.0.2.2 5005 100 600 40001 &
+		defer kill $!
+		ip netns exec "$client" python3 "$UDP" send "$IPSEC_SERVER" 5004 &
+		defer kill $!
+		# A TCP connection attempt; SYN retransmissions keep its entry.
+		ip netns exec "$client" python3 "$XFER" client "$IPSEC_SERVER" 5001 60 "$o.tcp" 30 &
+		defer kill $!
+		busywait 10000 sh -c "ip netns exec $gwa conntrack -L -p udp --dport 5004 2>/dev/null | grep -q 'dst=192.0.2.1'" ||
+			{ echo "no NATed UDP entry" >"$o.err"; exit 1; }
+		busywait 10000 sh -c "ip netns exec $gwa conntrack -L -p tcp --dport 5001 2>/dev/null | grep -q 'dst=192.0.2.1'"
+		ct_id "$gwa" -p udp --dport 5005 >"$o.outside-before"
+		ip netns exec "$gwa" conntrack -L -p udp --dport 5004 >"$o.ct-before" 2>/dev/null
+		"$VPNSYSOPT" -n "$gwa" monitor >"$o.monitor" 2>&1 &
+		defer kill $!
+		dmesg -C
+		ipsec_up || { echo "tunnel did not come up" >"$o.err"; exit 1; }
+		python3 -c 'import time; print(f"{time.monotonic():.3f}")' >"$o.up"
+		# Up to 3 s for the stream to show up at the server, 20 s for the
+		# TCP connection to carry data (both stay away without reclassify).
+		inner_seen() { grep -q ' 198\.51\.100\.2 ' "$o.rx" 2>/dev/null; }
+		busywait 3000 inner_seen
+		ip netns exec "$gwa" conntrack -L -p udp --dport 5004 >"$o.ct-after" 2>/dev/null
+		ct_id "$gwa" -p udp --dport 5005 >"$o.outside-after"
+		tcp_data() { [ "$(cat "$o.tcp.progress" 2>/dev/null || echo 0)" -gt 0 ]; }
+		busywait 20000 tcp_data && echo 1 >"$o.tcp-ok" || echo 0 >"$o.tcp-ok"
+		"$VPNSYSOPT" -n "$gwa" -j show counters >"$o.cnt"
+		dmesg >"$o.dmesg"
+	)
+}
+
+# first_inner_after MODE: seconds from tunnel up to the first datagram the
+# server got from the client's own address (empty: none).
+first_inner_after()
+{
+	awk -v up="$(cat "$tmp/$1.up")" '$2 == "198.51.100.2" && $1 >= up { printf "%.3f\n", $1 - up; exit }' \
+		"$tmp/$1.rx" 2>/dev/null
+}
+counter() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$tmp/$1.cnt" "$2" 2>/dev/null || echo -1; }
+
+stuck_run off
+ktap_info "off: gwa UDP entry after tunnel up: $(cat "$tmp/off.ct-after" 2>/dev/null)"
+ktap_check "reclassify off: the stream stays on the NAT path (nothing reaches the server)" \
+	sh -c "[ -z \"$(first_inner_after off)\" ] && grep -q 'dst=192.0.2.1' $tmp/off.ct-after"
+ktap_check "reclassify off: the TCP connection attempt does not get through" \
+	sh -c "[ \$(cat $tmp/off.tcp-ok) = 0 ]"
+
+stuck_run on
+[ -f "$tmp/on.err" ] && ktap_info "on: $(cat "$tmp/on.err")"
+d=$(first_inner_after on)
+ktap_info "on: first datagram from 198.51.100.2 at the server ${d:-never} s after the tunnel was up"
+ktap_check "reclassify on: the stream reaches the server from the client's address" [ -n "$d" ]
+ktap_check "reclassify on: within 1 s of the tunnel coming up" \
+	sh -c "[ -n '$d' ] && awk 'BEGIN { exit !($d <= 1.0) }'"
+ktap_check "reclassify on: the UDP entry is no longer NATed" \
+	sh -c "grep -q 'dport=5004' $tmp/on.ct-after && ! grep -q 'dst=192.0.2.1' $tmp/on.ct-after"
+ktap_check "reclassify on: the TCP connection started during the outage succeeds" \
+	sh -c "[ \$(cat $tmp/on.tcp-ok) = 1 ]"
+ktap_info "on: flows_reclassified $(counter on flows_reclassified)"
+ktap_check "reclassify on: counted (UDP and TCP entries)" sh -c "[ $(counter on flows_reclassified) -ge 2 ]"
+grep reclassify "$tmp/on.dmesg" | sed 's/^/# /'
+ktap_check "reclassify on: logged" grep -qE 'reclassify-vpn: tunnel [0-9]+ up, [0-9]+ flows cleared' "$tmp/on.dmesg"
+ktap_check "reclassify on: event sent to vpnsysopt monitor" grep -q 'reclassif' "$tmp/on.monitor"
+ktap_check "flows outside the selectors are untouched (same conntrack id)" \
+	sh -c "[ -n \"\$(cat $tmp/on.outside-before)\" ] && [ \"\$(cat $tmp/on.outside-before)\" = \"\$(cat $tmp/on.outside-after)\" ]"
+
+# Flows inside the tunnel are never touched by a later tunnel-up.
+inside_run()
+{
+	(
+		_defer_cmds=()
+		trap _run_defer EXIT
+		ipsec_topology && ipsec_site_to_site && vpnflow_load || exit 1
+		"$VPNSYSOPT" -n "$gwa" connection preserve-vpn-flows
+		ipsec_up && xfer_server || exit 1
+		XFER_RATE=40000
+		ip netns exec "$client" python3 "$XFER" client "$IPSEC_SERVER" 5001 300 "$tmp/in.dl" 300 &
+		defer kill $!
+		busywait 20000 sh -c "[ \$(cat $tmp/in.dl.progress 2>/dev/null || echo 0) -gt 50000 ]" || exit 1
+		ct_id "$gwa" -p tcp --dport 5001 >"$tmp/in.before"
+		swanctl_ gwa --terminate --ike site --timeout 20 >/dev/null 2>&1
+		ipsec_up || exit 1
+		p0=$(cat "$tmp/in.dl.progress")
+		busywait 60000 sh -c "[ \$(cat $tmp/in.dl.progress) -gt $((p0 + 100000)) ]" && touch "$tmp/in.moving"
+		ct_id "$gwa" -p tcp --dport 5001 >"$tmp/in.after"
+		"$VPNSYSOPT" -n "$gwa" -j show counters >"$tmp/in.cnt"
+	)
+}
+inside_run
+ktap_check "a tunneled flow survives the tunnel coming up again (same conntrack id, still moving)" \
+	sh -c "[ -n \"\$(cat $tmp/in.before)\" ] && [ \"\$(cat $tmp/in.before)\" = \"\$(cat $tmp/in.after)\" ] && [ -f $tmp/in.moving ]"
+ktap_check "and reclassify cleared nothing then" sh -c "[ $(counter in flows_reclassified) = 0 ]"
+vpnflow_unload
+ktap_finish

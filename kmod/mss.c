@@ -129,6 +129,7 @@ unsigned int vpnflow_mss_clamp(struct vpnflow_net *vn, struct sk_buff *skb,
 	unsigned int thoff, optlen;
 	struct tcphdr _th, *th;
 	u16 mss, newmss;
+	__be16 old, new;
 	const u8 *opt;
 	bool inner6;
 	int off;
@@ -192,7 +193,17 @@ unsigned int vpnflow_mss_clamp(struct vpnflow_net *vn, struct sk_buff *skb,
 		return NF_ACCEPT;
 	th = (struct tcphdr *)(skb_network_header(skb) + thoff);
 	put_unaligned_be16(newmss, (u8 *)(th + 1) + off + 2);
-	inet_proto_csum_replace2(&th->check, skb, htons(mss), htons(newmss), false);
+	old = htons(mss);
+	new = htons(newmss);
+	/*
+	 * At an odd offset (e.g. after a single NOP) the value straddles two
+	 * 16-bit checksum words: its bytes count swapped in the sum.
+	 */
+	if (off & 1) {
+		old = (__force __be16)swab16((__force u16)old);
+		new = (__force __be16)swab16((__force u16)new);
+	}
+	inet_proto_csum_replace2(&th->check, skb, old, new, false);
 	atomic64_inc(newmss < mss ? &vn->cnt.syns_lowered : &vn->cnt.syns_raised);
 	return NF_ACCEPT;
 }

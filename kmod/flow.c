@@ -290,21 +290,6 @@ static void vpnflow_flow_log_teardown(struct vpnflow_net *vn, const struct vpnfl
 
 #define VPNFLOW_BATCH 64
 
-/* A TCP flow worth keeping: not closed, not closing down for good. */
-static bool vpnflow_flow_preservable(const struct vpnflow_flow *f)
-{
-	const struct nf_conn *ct = f->ct;
-
-	if (f->proto != IPPROTO_TCP || nf_ct_is_dying(ct))
-		return false;
-	switch (READ_ONCE(ct->proto.tcp.state)) {
-	case TCP_CONNTRACK_TIME_WAIT:
-	case TCP_CONNTRACK_CLOSE:
-		return false;
-	}
-	return true;
-}
-
 /* A flow that has nothing left to tear down: done or going away anyway. */
 static bool vpnflow_flow_finished(const struct vpnflow_flow *f)
 {
@@ -320,6 +305,12 @@ static bool vpnflow_flow_finished(const struct vpnflow_flow *f)
 		return true;
 	}
 	return false;
+}
+
+/* A TCP flow worth keeping: not closed, not closing down for good. */
+static bool vpnflow_flow_preservable(const struct vpnflow_flow *f)
+{
+	return f->proto == IPPROTO_TCP && !vpnflow_flow_finished(f);
 }
 
 /*

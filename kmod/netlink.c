@@ -370,6 +370,36 @@ out:
 	return skb->len;
 }
 
+/*
+ * An event message for the "events" group, with its event attribute; NULL
+ * when nobody listens (or no memory). Send it with vpnflow_nl_event_send().
+ */
+static struct sk_buff *vpnflow_nl_event_new(struct vpnflow_net *vn, u8 cmd, u8 event,
+					    gfp_t gfp, void **hdrp)
+{
+	struct sk_buff *msg;
+
+	if (!genl_has_listeners(&vpnflow_nl_family, vn->net, VPNFLOW_NLGRP_EVENTS))
+		return NULL;
+	msg = genlmsg_new(NLMSG_GOODSIZE, gfp);
+	if (!msg)
+		return NULL;
+	*hdrp = genlmsg_put(msg, 0, 0, &vpnflow_nl_family, 0, cmd);
+	if (!*hdrp || nla_put_u8(msg, VPNFLOW_A_EVENT, event)) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	return msg;
+}
+
+static void vpnflow_nl_event_send(struct vpnflow_net *vn, struct sk_buff *msg, void *hdr,
+				  gfp_t gfp)
+{
+	genlmsg_end(msg, hdr);
+	genlmsg_multicast_netns(&vpnflow_nl_family, vn->net, msg, 0,
+				VPNFLOW_NLGRP_EVENTS, gfp);
+}
+
 /* Tell listeners of the "events" group what happened to a flow. */
 void vpnflow_nl_flow_event(struct vpnflow_net *vn, const struct vpnflow_flow *f,
 			   u8 event, gfp_t gfp)
@@ -377,19 +407,14 @@ void vpnflow_nl_flow_event(struct vpnflow_net *vn, const struct vpnflow_flow *f,
 	struct sk_buff *msg;
 	void *hdr;
 
-	if (!genl_has_listeners(&vpnflow_nl_family, vn->net, VPNFLOW_NLGRP_EVENTS))
-		return;
-	msg = genlmsg_new(NLMSG_GOODSIZE, gfp);
+	msg = vpnflow_nl_event_new(vn, VPNFLOW_CMD_FLOW_NTF, event, gfp, &hdr);
 	if (!msg)
 		return;
-	hdr = genlmsg_put(msg, 0, 0, &vpnflow_nl_family, 0, VPNFLOW_CMD_FLOW_NTF);
-	if (!hdr || nla_put_u8(msg, VPNFLOW_A_EVENT, event) || vpnflow_nl_put_flow(msg, f)) {
+	if (vpnflow_nl_put_flow(msg, f)) {
 		nlmsg_free(msg);
 		return;
 	}
-	genlmsg_end(msg, hdr);
-	genlmsg_multicast_netns(&vpnflow_nl_family, vn->net, msg, 0,
-				VPNFLOW_NLGRP_EVENTS, gfp);
+	vpnflow_nl_event_send(vn, msg, hdr, gfp);
 }
 
 /* A tunnel event (reclassified) for listeners of the "events" group. */
@@ -398,24 +423,19 @@ void vpnflow_nl_tunnel_event(struct vpnflow_net *vn, struct vpnflow_tunnel *t,
 {
 	struct sk_buff *msg;
 	void *hdr;
+	int err;
 
-	if (!genl_has_listeners(&vpnflow_nl_family, vn->net, VPNFLOW_NLGRP_EVENTS))
-		return;
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	msg = vpnflow_nl_event_new(vn, VPNFLOW_CMD_TUNNEL_NTF, event, GFP_KERNEL, &hdr);
 	if (!msg)
 		return;
-	hdr = genlmsg_put(msg, 0, 0, &vpnflow_nl_family, 0, VPNFLOW_CMD_TUNNEL_NTF);
 	spin_lock_bh(&vn->tlock);
-	if (!hdr || nla_put_u8(msg, VPNFLOW_A_EVENT, event) || vpnflow_nl_put_tunnel(msg, t) ||
-	    nla_put_u32(msg, VPNFLOW_A_COUNT, count)) {
-		spin_unlock_bh(&vn->tlock);
+	err = vpnflow_nl_put_tunnel(msg, t) || nla_put_u32(msg, VPNFLOW_A_COUNT, count);
+	spin_unlock_bh(&vn->tlock);
+	if (err) {
 		nlmsg_free(msg);
 		return;
 	}
-	spin_unlock_bh(&vn->tlock);
-	genlmsg_end(msg, hdr);
-	genlmsg_multicast_netns(&vpnflow_nl_family, vn->net, msg, 0,
-				VPNFLOW_NLGRP_EVENTS, GFP_KERNEL);
+	vpnflow_nl_event_send(vn, msg, hdr, GFP_KERNEL);
 }
 
 struct genl_family vpnflow_nl_family __ro_after_init = {

@@ -218,7 +218,7 @@ ipsec_conf()
 	extra=
 	[ -z "$if_id" ] || extra+="if_id_in = $if_id"$'\n'"if_id_out = $if_id"$'\n'
 	[ -z "$inactivity" ] || extra+="inactivity = $inactivity"$'\n'
-	[ -z "$life" ] || extra+="life_time = $life"$'\n'"rekey_time = 0"$'\n'
+	[ -z "$life" ] || extra+="life_time = $life"$'\n'"rekey_time = 0"$'\n'"rand_time = 0"$'\n'
 	[ -z "$rekey" ] || extra+="rekey_time = $rekey"$'\n'
 	mkdir -p "$d/conns"
 	cat >"$d/conns/$conn.conf" <<-EOF

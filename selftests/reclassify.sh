@@ -18,7 +18,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-ipsec.sh"
 require_vm
 command -v swanctl >/dev/null || ktap_skip_all "strongSwan (swanctl) not installed"
-ktap_plan 12
+ktap_plan 15
 UDP=$VPNFLOW_TOP/selftests/tools/udpstream.py
 tmp=$(mktemp -d)
 defer rm -rf "$tmp"
@@ -39,6 +39,10 @@ stuck_run()
 		_defer_cmds=()
 		trap _run_defer EXIT
 		ipsec_topology && gw_harden "$gwa" && gw_harden "$gwb" && ipsec_site_to_site || exit 1
+		# Conntrack's stock 300 s max_retrans timeout here: with the hardened
+		# 10 s the retransmitted SYN's NATed entry would expire on its own
+		# between two SYNs and prove nothing.
+		ip netns exec "$gwa" sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_max_retrans=300
 		vpnflow_load || exit 1
 		[ "$mode" = on ] || "$VPNSYSOPT" -n "$gwa" no connection reclassify-vpn || exit 1
 		ip netns exec "$server" python3 "$UDP" recv 5004 "$o.rx" &
@@ -62,14 +66,14 @@ stuck_run()
 		dmesg -C
 		ipsec_up || { echo "tunnel did not come up" >"$o.err"; exit 1; }
 		python3 -c 'import time; print(f"{time.monotonic():.3f}")' >"$o.up"
-		# Up to 3 s for the stream to show up at the server, 20 s for the
+		# Up to 3 s for the stream to show up at the server, 30 s for the
 		# TCP connection to carry data (both stay away without reclassify).
 		inner_seen() { grep -q ' 198\.51\.100\.2 ' "$o.rx" 2>/dev/null; }
 		busywait 3000 inner_seen
 		ip netns exec "$gwa" conntrack -L -p udp --dport 5004 >"$o.ct-after" 2>/dev/null
 		ct_id "$gwa" -p udp --dport 5005 >"$o.outside-after"
 		tcp_data() { [ "$(cat "$o.tcp.progress" 2>/dev/null || echo 0)" -gt 0 ]; }
-		busywait 20000 tcp_data && echo 1 >"$o.tcp-ok" || echo 0 >"$o.tcp-ok"
+		busywait 30000 tcp_data && echo 1 >"$o.tcp-ok" || echo 0 >"$o.tcp-ok"
 		"$VPNSYSOPT" -n "$gwa" -j show counters >"$o.cnt"
 		dmesg >"$o.dmesg"
 	)
@@ -136,5 +140,45 @@ inside_run
 ktap_check "a tunneled flow survives the tunnel coming up again (same conntrack id, still moving)" \
 	sh -c "[ -n \"\$(cat $tmp/in.before)\" ] && [ \"\$(cat $tmp/in.before)\" = \"\$(cat $tmp/in.after)\" ] && [ -f $tmp/in.moving ]"
 ktap_check "and reclassify cleared nothing then" sh -c "[ $(counter in flows_reclassified) = 0 ]"
+# IPv6, and two tunnels with disjoint selectors: while both are down the
+# client streams to the server over IPv4 (NATed) and IPv6 (forwarded in
+# cleartext, no NAT66). Bringing up the IPv6 tunnel clears the IPv6 entry
+# only; the IPv4 one waits for its own tunnel.
+two_run()
+{
+	(
+		_defer_cmds=()
+		trap _run_defer EXIT
+		ipsec_topology && gw_harden "$gwa" && gw_harden "$gwb" && ipsec_site_to_site &&
+			ipsec_site_to_site6 && vpnflow_load || exit 1
+		ip netns exec "$gwa" ip6tables -A FORWARD -i lan0 -o wan0 -j ACCEPT
+		ip netns exec "$client" python3 "$UDP" send "$IPSEC_SERVER" 5004 &
+		defer kill $!
+		ip netns exec "$client" python3 "$UDP" send "$IPSEC_SERVER6" 5006 20 600 40002 &
+		defer kill $!
+		busywait 10000 sh -c "ip netns exec $gwa conntrack -L -p udp --dport 5004 2>/dev/null | grep -q 'dst=192.0.2.1'" || exit 1
+		busywait 10000 sh -c "ip netns exec $gwa conntrack -f ipv6 -L -p udp --dport 5006 2>/dev/null | grep -q dport=5006" || exit 1
+		ct_id "$gwa" -f ipv6 -p udp --dport 5006 >"$tmp/two.v6-before"
+		ct_id "$gwa" -p udp --dport 5004 >"$tmp/two.v4-before"
+		ipsec_up net6 || exit 1
+		v6_changed() { [ "$(ct_id "$gwa" -f ipv6 -p udp --dport 5006)" != "$(cat "$tmp/two.v6-before")" ]; }
+		busywait 5000 v6_changed
+		ct_id "$gwa" -f ipv6 -p udp --dport 5006 >"$tmp/two.v6-after"
+		ct_id "$gwa" -p udp --dport 5004 >"$tmp/two.v4-mid"
+		ipsec_up net || exit 1
+		v4_changed() { [ "$(ct_id "$gwa" -p udp --dport 5004)" != "$(cat "$tmp/two.v4-before")" ]; }
+		busywait 5000 v4_changed
+		ct_id "$gwa" -p udp --dport 5004 >"$tmp/two.v4-after"
+		"$VPNSYSOPT" -n "$gwa" -j show counters >"$tmp/two.cnt"
+	)
+}
+two_run
+for f in v6-before v6-after v4-before v4-mid v4-after; do ktap_info "two: $f $(cat "$tmp/two.$f" 2>/dev/null)"; done
+ktap_check "IPv6: the IPv6 tunnel coming up clears the IPv6 entry created outside it" \
+	sh -c "[ -n \"\$(cat $tmp/two.v6-before)\" ] && [ \"\$(cat $tmp/two.v6-before)\" != \"\$(cat $tmp/two.v6-after)\" ]"
+ktap_check "disjoint selectors: the IPv4 entry is untouched by the IPv6 tunnel" \
+	sh -c "[ -n \"\$(cat $tmp/two.v4-before)\" ] && [ \"\$(cat $tmp/two.v4-before)\" = \"\$(cat $tmp/two.v4-mid)\" ]"
+ktap_check "and cleared when its own tunnel comes up" \
+	sh -c "[ -n \"\$(cat $tmp/two.v4-after)\" ] && [ \"\$(cat $tmp/two.v4-before)\" != \"\$(cat $tmp/two.v4-after)\" ]"
 vpnflow_unload
 ktap_finish

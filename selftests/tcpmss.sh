@@ -52,7 +52,7 @@ AUTO_CASES=(
 	"aes256-sha512 yes 6"
 )
 NCRAFTED=7
-ktap_plan $((24 + 2 * ${#AUTO_CASES[@]}))
+ktap_plan $((26 + 2 * ${#AUTO_CASES[@]}))
 
 tmp=$(mktemp -d)
 defer rm -rf "$tmp"
@@ -268,6 +268,24 @@ wait "$con" 2>/dev/null
 plain=$(python3 "$SYNCRAFT" mss "$tmp/plain")
 ktap_info "auto: SYN to 192.0.2.2 (no tunnel) at the WAN router: MSS $plain"
 ktap_check "auto: a SYN that enters no tunnel is still lowered to tcpmss 1380" [ "$plain" = 1380 ]
+
+# Scope: tunneled-only leaves that SYN alone; tunneled SYNs are still clamped
+# (the last auto case's tunnel is still up).
+both connection tcpmss tunneled-only
+CAP_IF=gwa0 capture_start scoped "$wan" --dport 5202 --flags S --timeout 30
+cap=$CAP_PID
+ip netns exec "$client" python3 "$SYNCRAFT" connect 192.0.2.2 5202 20 2>/dev/null &
+con=$!
+wait "$cap"
+kill "$con" 2>/dev/null
+wait "$con" 2>/dev/null
+scoped=$(python3 "$SYNCRAFT" mss "$tmp/scoped")
+ktap_info "tunneled-only: SYN to 192.0.2.2 (no tunnel) at the WAN router: MSS $scoped"
+ktap_check "tunneled-only: a SYN that enters no tunnel keeps its MSS (1460)" [ "$scoped" = 1460 ]
+observe "$dst"
+ktap_check "tunneled-only: tunneled SYNs are still clamped (MSS $mss)" \
+	sh -c "[ '$SYN_MSS' = $mss ] && [ '$SYNACK_MSS' = $mss ]"
+both no connection tcpmss tunneled-only
 
 # --- 5. PMTU black hole ---
 both no connection tcpmss

@@ -257,29 +257,30 @@ for c in "${AUTO_CASES[@]}"; do
 		sh -c "[ $fit = 0 ] && [ $over != 0 ] && [ '${PING_MTU:-}' = $inner_mtu ]"
 done
 
-# A SYN that enters no tunnel (to the WAN router itself) keeps using N.
-CAP_IF=gwa0 capture_start plain "$wan" --dport 5202 --flags S --timeout 30
-cap=$CAP_PID
-ip netns exec "$client" python3 "$SYNCRAFT" connect 192.0.2.2 5202 20 2>/dev/null &
-con=$!
-wait "$cap"
-kill "$con" 2>/dev/null
-wait "$con" 2>/dev/null
-plain=$(python3 "$SYNCRAFT" mss "$tmp/plain")
+# wan_syn_mss NAME: the MSS of a SYN from the client to the WAN router
+# itself (it enters no tunnel), as the router receives it.
+wan_syn_mss()
+{
+	local cap con
+	CAP_IF=gwa0 capture_start "$1" "$wan" --dport 5202 --flags S --timeout 30
+	cap=$CAP_PID
+	ip netns exec "$client" python3 "$SYNCRAFT" connect 192.0.2.2 5202 20 2>/dev/null &
+	con=$!
+	wait "$cap"
+	kill "$con" 2>/dev/null
+	wait "$con" 2>/dev/null
+	python3 "$SYNCRAFT" mss "$tmp/$1"
+}
+
+# A SYN that enters no tunnel keeps using N.
+plain=$(wan_syn_mss plain)
 ktap_info "auto: SYN to 192.0.2.2 (no tunnel) at the WAN router: MSS $plain"
 ktap_check "auto: a SYN that enters no tunnel is still lowered to tcpmss 1380" [ "$plain" = 1380 ]
 
 # Scope: tunneled-only leaves that SYN alone; tunneled SYNs are still clamped
 # (the last auto case's tunnel is still up).
 both connection tcpmss tunneled-only
-CAP_IF=gwa0 capture_start scoped "$wan" --dport 5202 --flags S --timeout 30
-cap=$CAP_PID
-ip netns exec "$client" python3 "$SYNCRAFT" connect 192.0.2.2 5202 20 2>/dev/null &
-con=$!
-wait "$cap"
-kill "$con" 2>/dev/null
-wait "$con" 2>/dev/null
-scoped=$(python3 "$SYNCRAFT" mss "$tmp/scoped")
+scoped=$(wan_syn_mss scoped)
 ktap_info "tunneled-only: SYN to 192.0.2.2 (no tunnel) at the WAN router: MSS $scoped"
 ktap_check "tunneled-only: a SYN that enters no tunnel keeps its MSS (1460)" [ "$scoped" = 1460 ]
 observe "$dst"

@@ -142,15 +142,6 @@ static void vpnflow_flow_resume_locked(struct vpnflow_net *vn, struct vpnflow_fl
 	vpnflow_nl_flow_event(vn, f, VPNFLOW_EVENT_TYPE_RESUMED, GFP_ATOMIC);
 }
 
-void vpnflow_flow_resume(struct vpnflow_net *vn, struct vpnflow_flow *f,
-			 struct nf_conn *ct)
-{
-	spin_lock_bh(&vn->tlock);
-	if (f->tun && f->state == VPNFLOW_FLOW_STATE_PRESERVED)
-		vpnflow_flow_resume_locked(vn, f, ct);
-	spin_unlock_bh(&vn->tlock);
-}
-
 static void vpnflow_flow_note_dev(struct vpnflow_flow *f, enum ip_conntrack_dir dir,
 				  const struct sk_buff *skb, const struct net_device *out)
 {

@@ -46,10 +46,7 @@ struct vpnflow_flow *vpnflow_flow_lookup(struct vpnflow_net *vn,
 void vpnflow_flow_track(struct vpnflow_net *vn, struct nf_conn *ct,
 			enum ip_conntrack_dir dir, const struct xfrm_state *x,
 			const struct sk_buff *skb, const struct net_device *out);
-void vpnflow_flow_resume(struct vpnflow_net *vn, struct vpnflow_flow *f,
-			 struct nf_conn *ct);
 void vpnflow_flows_tunnel_down(struct vpnflow_net *vn, struct vpnflow_tunnel *t);
-void vpnflow_flows_release_preserved(struct vpnflow_net *vn);
 void vpnflow_flows_gc(struct vpnflow_net *vn);
 
 #endif /* _VPNFLOW_FLOW_H */

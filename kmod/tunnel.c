@@ -55,8 +55,8 @@ static u32 vpnflow_tunnel_hash(const struct vpnflow_tunnel_key *k)
 }
 
 /* Caller holds vn->tlock. */
-struct vpnflow_tunnel *vpnflow_tunnel_find(struct vpnflow_net *vn,
-					   const struct vpnflow_tunnel_key *k)
+static struct vpnflow_tunnel *vpnflow_tunnel_find(struct vpnflow_net *vn,
+						  const struct vpnflow_tunnel_key *k)
 {
 	struct vpnflow_tunnel *t;
 

@@ -53,8 +53,6 @@ void vpnflow_tunnel_key_from_state(struct vpnflow_tunnel_key *k,
 				   const struct xfrm_state *x);
 bool vpnflow_tunnel_key_eq(const struct vpnflow_tunnel_key *a,
 			   const struct vpnflow_tunnel_key *b);
-struct vpnflow_tunnel *vpnflow_tunnel_find(struct vpnflow_net *vn,
-					   const struct vpnflow_tunnel_key *k);
 struct vpnflow_tunnel *vpnflow_tunnel_get_or_create(struct vpnflow_net *vn,
 						    const struct vpnflow_tunnel_key *k,
 						    gfp_t gfp);

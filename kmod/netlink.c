@@ -150,7 +150,7 @@ int vpnflow_nl_options_set_doit(struct sk_buff *skb, struct genl_info *info)
 	mutex_unlock(&vn->lock);
 
 	/* Changes apply at once to live tunnels and flows. */
-	set_bit(0, &vn->revisit);
+	set_bit(VPNFLOW_REVISIT_OPTIONS, &vn->revisit);
 	vpnflow_netns_kick(vn);
 	return 0;
 }

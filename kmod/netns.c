@@ -15,6 +15,7 @@
 
 #include "flow.h"
 #include "nfhooks.h"
+#include "route.h"
 #include "tunnel.h"
 #include "vpnflow.h"
 
@@ -180,6 +181,7 @@ static void __net_exit vpnflow_net_exit(struct net *net)
 	synchronize_rcu();		/* xfrm notifiers that saw !dead are done */
 	cancel_work_sync(&vn->event_work);
 	cancel_delayed_work_sync(&vn->gc_work);
+	vpnflow_route_unwatch(vn);
 	vpnflow_nf_disable(vn);		/* no packet is in our hooks after this */
 	vpnflow_flows_destroy(vn);
 	vpnflow_tunnel_free_all(vn);

@@ -16,7 +16,12 @@
  * policies are not there yet is retried on the next policy event.
  *
  * Route-based tunnels (xfrm interfaces, VTI) have wildcard selectors:
- * they are not reclassified by selector (their flows follow routing).
+ * what enters them is decided by routing, so for them an entry is the
+ * tunnel's traffic when the route towards either end of its original
+ * tuple leads into one of the tunnel's devices (route.c), and route
+ * changes trigger a pass too. As routing is decided per packet, only
+ * entries that pinned their path (NAT bindings, flowtable offload) are
+ * removed for a route.
  *
  * Runs from the reconcile work (process context); conntrack's iteration
  * reschedules between buckets, so the data path is not stalled.
@@ -34,17 +39,22 @@
 #include "flow.h"
 #include "netlink.h"
 #include "reclassify.h"
+#include "route.h"
 #include "tunnel.h"
 #include "vpnflow.h"
 
 #define VPNFLOW_MAX_SELECTORS 32
+#define VPNFLOW_MAX_TUNNEL_DEVS 8
 
 struct vpnflow_reclass {
 	struct vpnflow_net *vn;
 	const struct vpnflow_tunnel_key *key;
-	unsigned int nsel;
+	unsigned int npol;		/* outbound policies pointing at the tunnel */
+	unsigned int nsel;		/* their non-wildcard selectors */
+	unsigned int ndev;		/* devices leading into the tunnel */
 	unsigned int matched;
 	struct xfrm_selector sel[VPNFLOW_MAX_SELECTORS];
+	int dev[VPNFLOW_MAX_TUNNEL_DEVS];
 };
 
 static int vpnflow_policy_collect(struct xfrm_policy *xp, int dir, int count, void *ptr)
@@ -73,7 +83,8 @@ static int vpnflow_policy_collect(struct xfrm_policy *xp, int dir, int count, vo
 		k.family = tmpl->encap_family;
 		if (!vpnflow_tunnel_key_eq(&k, r->key))
 			continue;
-		/* Wildcard selectors (route-based tunnels) reclassify nothing. */
+		r->npol++;
+		/* Wildcard selectors (route-based tunnels): routing decides. */
 		if (!xp->selector.prefixlen_s && !xp->selector.prefixlen_d)
 			return 0;
 		if (r->nsel < VPNFLOW_MAX_SELECTORS)
@@ -136,10 +147,21 @@ static int vpnflow_reclassify_one(struct nf_conn *ct, void *data)
 			return 1;
 		}
 	}
+	/*
+	 * Routing is decided per packet: only what conntrack pinned (a NAT
+	 * binding, a flowtable offload) keeps a flow out of a tunnel its
+	 * route now leads into. MASQUERADE bindings are also dropped by
+	 * conntrack when the output device changes, at the cost of a packet.
+	 */
+	if (r->ndev && (ct->status & (IPS_NAT_MASK | IPS_OFFLOAD)) &&
+	    vpnflow_route_into(r->vn->net, r->key, t, r->dev, r->ndev)) {
+		r->matched++;
+		return 1;
+	}
 	return 0;
 }
 
-bool vpnflow_reclassify(struct vpnflow_net *vn, struct vpnflow_tunnel *t)
+bool vpnflow_reclassify(struct vpnflow_net *vn, struct vpnflow_tunnel *t, u8 why)
 {
 	struct vpnflow_reclass *r;
 	struct xfrm_policy_walk walk;
@@ -153,16 +175,24 @@ bool vpnflow_reclassify(struct vpnflow_net *vn, struct vpnflow_tunnel *t)
 	xfrm_policy_walk_init(&walk, XFRM_POLICY_TYPE_ANY);
 	xfrm_policy_walk(vn->net, &walk, vpnflow_policy_collect, r);
 	xfrm_policy_walk_done(&walk, vn->net);
-	if (!r->nsel) {
+	if (!r->npol) {
 		kfree(r);
 		return false;
 	}
+	r->ndev = vpnflow_route_devices(vn->net, &t->key, r->dev, ARRAY_SIZE(r->dev));
 
-	compat_nf_ct_iterate_net(vn->net, vpnflow_reclassify_one, r);
+	if (r->nsel || r->ndev)
+		compat_nf_ct_iterate_net(vn->net, vpnflow_reclassify_one, r);
 	atomic64_add(r->matched, &vn->cnt.flows_reclassified);
+	/* A route change that moved nothing is not worth a line or an event. */
+	if (why == VPNFLOW_RECLASSIFY_ROUTES && !r->matched) {
+		kfree(r);
+		return true;
+	}
 	if (__ratelimit(&vn->log_rs))
-		pr_info("reclassify-vpn: tunnel %u up, %u flows cleared to enter it\n",
-			t->id, r->matched);
+		pr_info("reclassify-vpn: tunnel %u %s, %u flows cleared to enter it\n",
+			t->id, why == VPNFLOW_RECLASSIFY_ROUTES ? "routes changed" : "up",
+			r->matched);
 	vpnflow_nl_tunnel_event(vn, t, VPNFLOW_EVENT_TYPE_RECLASSIFIED, r->matched);
 	kfree(r);
 	return true;

@@ -13,9 +13,10 @@ struct vpnflow_net;
 struct vpnflow_tunnel;
 
 /*
- * Returns false when the tunnel's policies are not installed yet (try
- * again on the next policy event), true when done.
+ * @why: VPNFLOW_RECLASSIFY_UP or _ROUTES. Returns false when the tunnel's
+ * policies are not installed yet (try again on the next policy event),
+ * true when done.
  */
-bool vpnflow_reclassify(struct vpnflow_net *vn, struct vpnflow_tunnel *t);
+bool vpnflow_reclassify(struct vpnflow_net *vn, struct vpnflow_tunnel *t, u8 why);
 
 #endif /* _VPNFLOW_RECLASSIFY_H */

@@ -23,6 +23,7 @@
 #include "flow.h"
 #include "nfhooks.h"
 #include "reclassify.h"
+#include "route.h"
 #include "tunnel.h"
 #include "vpnflow.h"
 
@@ -116,6 +117,7 @@ static int vpnflow_sa_collect(struct xfrm_state *x, int count, void *ptr)
 }
 
 static void vpnflow_tunnel_reclassify_pending(struct vpnflow_net *vn);
+static void vpnflow_tunnel_routes_changed(struct vpnflow_net *vn);
 
 static void vpnflow_tunnel_free_rcu(struct vpnflow_net *vn, struct vpnflow_tunnel *t)
 {
@@ -130,7 +132,7 @@ void vpnflow_tunnel_reconcile(struct vpnflow_net *vn)
 	struct xfrm_state_walk walk;
 	struct hlist_node *tmp;
 	unsigned int i, ndown, gen;
-	bool revisit;
+	bool revisit, routed = false;
 	int bkt, err;
 
 	b = kmalloc(sizeof(*b), GFP_KERNEL);
@@ -155,6 +157,7 @@ void vpnflow_tunnel_reconcile(struct vpnflow_net *vn)
 				continue;
 			t->seen = true;
 			t->nsa++;
+			routed |= t->key.if_id || t->key.mark;
 			t->reqid = b->sa[i].reqid;
 			t->proto = b->sa[i].proto;
 		}
@@ -167,6 +170,9 @@ void vpnflow_tunnel_reconcile(struct vpnflow_net *vn)
 	/* Hooks are needed from the first tunnel on. */
 	if (!hash_empty(vn->tunnels))
 		vpnflow_nf_enable(vn);
+	/* Route changes matter from the first route-based tunnel on. */
+	if (routed)
+		vpnflow_route_watch(vn);
 
 	/*
 	 * Transitions. Flows of down tunnels are handled outside the lock, a
@@ -174,7 +180,7 @@ void vpnflow_tunnel_reconcile(struct vpnflow_net *vn)
 	 * pointers stay valid. Each down tunnel is visited once per pass.
 	 */
 	gen = ++vn->reconcile_gen;
-	revisit = test_and_clear_bit(0, &vn->revisit);
+	revisit = test_and_clear_bit(VPNFLOW_REVISIT_OPTIONS, &vn->revisit);
 again:
 	ndown = 0;
 	spin_lock_bh(&vn->tlock);
@@ -184,10 +190,11 @@ again:
 			t->changed = jiffies;
 			atomic64_inc(&vn->cnt.tunnels_up);
 			/* Not for tunnels that were up when the module came. */
-			t->reclassify = vn->synced;
+			t->reclassify = vn->synced ? VPNFLOW_RECLASSIFY_UP :
+						     VPNFLOW_RECLASSIFY_NONE;
 		} else if (!t->seen && t->up) {
 			WRITE_ONCE(t->up, false);
-			t->reclassify = false;
+			t->reclassify = VPNFLOW_RECLASSIFY_NONE;
 			t->changed = jiffies;
 			atomic64_inc(&vn->cnt.tunnels_down);
 		}
@@ -213,8 +220,41 @@ again:
 	if (ndown == ARRAY_SIZE(down))
 		goto again;
 
+	vpnflow_tunnel_routes_changed(vn);
 	vpnflow_tunnel_reclassify_pending(vn);
 	vn->synced = true;
+}
+
+/*
+ * Routes changed (route.c): route-based tunnels that are up get another
+ * reclassify-vpn pass, at most four a second; a change within a quarter
+ * second of a pass is taken up by the GC work, brought forward to the
+ * end of that quarter.
+ */
+static void vpnflow_tunnel_routes_changed(struct vpnflow_net *vn)
+{
+	struct vpnflow_tunnel *t;
+	unsigned long next;
+	int bkt;
+
+	if (!test_bit(VPNFLOW_REVISIT_ROUTES, &vn->revisit))
+		return;
+	next = vn->routes_pass + HZ / 4;
+	if (vn->routes_pass && time_before(jiffies, next)) {
+		if (!READ_ONCE(vn->dead))
+			mod_delayed_work(vpnflow_wq, &vn->gc_work, next - jiffies);
+		return;
+	}
+	clear_bit(VPNFLOW_REVISIT_ROUTES, &vn->revisit);
+	vn->routes_pass = jiffies;
+	if (!READ_ONCE(vn->opts.reclassify_vpn))
+		return;
+	spin_lock_bh(&vn->tlock);
+	hash_for_each(vn->tunnels, bkt, t, node) {
+		if (t->up && (t->key.if_id || t->key.mark) && !t->reclassify)
+			t->reclassify = VPNFLOW_RECLASSIFY_ROUTES;
+	}
+	spin_unlock_bh(&vn->tlock);
 }
 
 /*
@@ -233,13 +273,13 @@ again:
 		if (!t->reclassify || !t->up)
 			continue;
 		if (!READ_ONCE(vn->opts.reclassify_vpn)) {
-			t->reclassify = false;
+			t->reclassify = VPNFLOW_RECLASSIFY_NONE;
 			continue;
 		}
 		spin_unlock_bh(&vn->tlock);
-		t->reclassify = !vpnflow_reclassify(vn, t);
-		if (t->reclassify)
+		if (!vpnflow_reclassify(vn, t, t->reclassify))
 			return;		/* no policy yet: wait for one */
+		t->reclassify = VPNFLOW_RECLASSIFY_NONE;
 		goto again;
 	}
 	spin_unlock_bh(&vn->tlock);

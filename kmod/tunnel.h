@@ -14,6 +14,11 @@
 
 struct vpnflow_net;
 
+/* Why a tunnel's reclassify-vpn pass is pending. */
+#define VPNFLOW_RECLASSIFY_NONE		0
+#define VPNFLOW_RECLASSIFY_UP		1	/* the tunnel came up */
+#define VPNFLOW_RECLASSIFY_ROUTES	2	/* routes changed (route-based tunnel) */
+
 /*
  * A tunnel's identity: the outer address pair (unordered, so that the
  * inbound and the outbound SA of a CHILD_SA share it), the outer family,
@@ -43,7 +48,7 @@ struct vpnflow_tunnel {
 	u32 reqid;			/* of an SA seen at the last reconcile */
 	u8 proto;			/* IPPROTO_ESP/AH of that SA */
 	bool up;			/* READ_ONCE in the data path */
-	bool reclassify;		/* came up: reclassify-vpn pending */
+	u8 reclassify;			/* VPNFLOW_RECLASSIFY_*: reclassify-vpn pending */
 	bool seen;			/* reconcile scratch */
 	unsigned int visited;		/* reconcile pass that handled it */
 	unsigned long changed;		/* jiffies of the last up/down */

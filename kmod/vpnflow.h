@@ -10,6 +10,7 @@
 #include <linux/atomic.h>
 #include <linux/hashtable.h>
 #include <linux/mutex.h>
+#include <linux/notifier.h>
 #include <linux/ratelimit.h>
 #include <linux/rhashtable-types.h>
 #include <linux/spinlock.h>
@@ -64,14 +65,24 @@ struct vpnflow_net {
 	struct work_struct event_work;
 	struct delayed_work gc_work;
 	bool dead;			/* set at netns exit: queue nothing */
-	unsigned long revisit;		/* bit 0: options changed, revisit preserved flows */
+	unsigned long revisit;		/* VPNFLOW_REVISIT_* bits */
 	unsigned int reconcile_gen;
 	bool synced;			/* the first reconcile has run */
 
 	struct mutex nf_lock;		/* hooks (registered on first tunnel) */
 	struct nf_hook_ops *nf_ops;
 	struct ratelimit_state log_rs;
+
+	/* Route changes, watched once a route-based tunnel exists (route.c). */
+	struct notifier_block fib_nb;
+	bool fib_registered;		/* event work / netns exit only */
+	bool fib_ready;			/* registration's replay is over */
+	unsigned long routes_pass;	/* jiffies of the last route-triggered pass */
 };
+
+/* vn->revisit bits */
+#define VPNFLOW_REVISIT_OPTIONS	0	/* options changed: revisit preserved flows */
+#define VPNFLOW_REVISIT_ROUTES	1	/* routes changed: reclassify route-based tunnels */
 
 extern unsigned int vpnflow_net_id;
 

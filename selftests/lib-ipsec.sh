@@ -190,14 +190,15 @@ swanctl_()
 # NAME's connection (default "site", child "net") and (re)load NAME's
 # swanctl.conf, which includes every connection written so far.
 # Settings: conn= child= esp= ike= dpd=ACTION encap=yes|no start=none|trap|start
-# if_id=N (route-based: xfrm interface) inactivity=S life=S (CHILD_SA hard
+# if_id=N (route-based: xfrm interface) mark=N (route-based: VTI with key N)
+# inactivity=S life=S (CHILD_SA hard
 # lifetime, no rekeying) rekey=S
 ipsec_conf()
 {
 	local name=$1 local_addr=$2 remote_addr=$3 lts=$4 rts=$5
 	shift 5
 	local conn=site child=net esp=aes128gcm16 ike=aes128-sha256-ecp256 dpd=clear
-	local encap=no start=none if_id= inactivity= life= rekey= kv extra
+	local encap=no start=none if_id= mark= inactivity= life= rekey= kv extra
 	for kv in "$@"; do
 		case $kv in
 		conn=*) conn=${kv#conn=} ;;
@@ -208,6 +209,7 @@ ipsec_conf()
 		encap=*) encap=${kv#encap=} ;;
 		start=*) start=${kv#start=} ;;
 		if_id=*) if_id=${kv#if_id=} ;;
+		mark=*) mark=${kv#mark=} ;;
 		inactivity=*) inactivity=${kv#inactivity=} ;;
 		life=*) life=${kv#life=} ;;
 		rekey=*) rekey=${kv#rekey=} ;;
@@ -217,6 +219,7 @@ ipsec_conf()
 	[ "$name" = gwa ] && peer=gwb || peer=gwa
 	extra=
 	[ -z "$if_id" ] || extra+="if_id_in = $if_id"$'\n'"if_id_out = $if_id"$'\n'
+	[ -z "$mark" ] || extra+="mark_in = $mark"$'\n'"mark_out = $mark"$'\n'
 	[ -z "$inactivity" ] || extra+="inactivity = $inactivity"$'\n'
 	[ -z "$life" ] || extra+="life_time = $life"$'\n'"rekey_time = 0"$'\n'"rand_time = 0"$'\n'
 	[ -z "$rekey" ] || extra+="rekey_time = $rekey"$'\n'

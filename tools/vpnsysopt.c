@@ -350,8 +350,9 @@ static int vs_options(struct vs *vs, int argc, char **argv)
  * Everything before netlink: the global options, then the command's words
  * or, with -f, only the checks on the command line (the caller reads the
  * file, vs_file_parse()). Prints nothing to standard output but -h, -V and
- * help. Returns 0 with vs->exec set to what to run (NULL: nothing, or the
- * file to read in vs->file), or an exit code, having said what is wrong.
+ * help. Returns -1 to go on: read vs->file if set, then run vs->exec if
+ * set (help sets none); else the exit code (-h, -V: 0), having said what
+ * is wrong.
  */
 int vs_cmdline(struct vs *vs, int argc, char **argv)
 {
@@ -366,14 +367,15 @@ int vs_cmdline(struct vs *vs, int argc, char **argv)
 		return VS_EXIT_USAGE;
 	}
 	if (vs->file)
-		return 0;
+		return -1;
 	vs->argc = argc - optind;
 	vs->argv = argv + optind;
 	if (!vs->argc) {
 		vs_usage(stderr);
 		return VS_EXIT_USAGE;
 	}
-	return vs_parse(vs, vs->argc, vs->argv);
+	rc = vs_parse(vs, vs->argc, vs->argv);
+	return rc ? rc : -1;
 }
 
 /* The fuzz harnesses (fuzz/) have their own main(). */
@@ -384,8 +386,8 @@ int main(int argc, char **argv)
 	int rc;
 
 	rc = vs_cmdline(&vs, argc, argv);
-	if (!rc && vs.file)
-		rc = vs_file_parse(&vs);
+	if (rc < 0)
+		rc = vs.file ? vs_file_parse(&vs) : 0;
 	if (!rc && vs.exec)
 		rc = vs_run(&vs);
 

@@ -38,6 +38,7 @@ while getopts r:t:s:o: o; do
 	esac
 done
 shift $((OPTIND - 1))
+((runs > 0)) || runs=-1		# libFuzzer: -runs=0 runs the seeds only
 harnesses=("$@")
 ((${#harnesses[@]})) || harnesses=(cmdline file)
 

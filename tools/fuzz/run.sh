@@ -51,9 +51,12 @@ artifacts=$here/artifacts
 # "line too long" is past that.
 declare -A max_len=([cmdline]=2048 [file]=8192)
 
-# stat LOG FIELD: FIELD (cov, ft, corp) of the last "#N DONE"/"INITED" line.
+# stat LOG FIELD: FIELD (cov, ft, corp) of the last status line, or "?".
 stat() {
-	sed -n "s/.*\\b$2: \\([0-9/a-zA-Z]*\\).*/\\1/p" "$1" | tail -n 1
+	local v
+
+	v=$(sed -n "s/.*\\b$2: \\([0-9/a-zA-Z]*\\).*/\\1/p" "$1" | tail -n 1)
+	echo "${v:-?}"
 }
 
 echo "KTAP version 1"
@@ -84,7 +87,8 @@ for h in "${harnesses[@]}"; do
 	end=$(date +%s.%N)
 
 	used_seed=$(sed -n 's/^INFO: Seed: //p' "$log" | head -n 1)
-	done_runs=$(sed -n 's/^stat::number_of_executed_units: //p' "$log")
+	done_runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+	new_units=$(sed -n 's/^stat::new_units_added: *//p' "$log")
 	secs=$(awk "BEGIN { printf \"%.1f\", $end - $start }")
 	init=$(grep -m 1 'INITED' "$log")
 	init_cov=$(echo "$init" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
@@ -93,11 +97,11 @@ for h in "${harnesses[@]}"; do
 	speed=$(awk "BEGIN { if ($secs > 0 && \"${done_runs:-}\" != \"\")
 			       printf \"%d\", ${done_runs:-0} / $secs; else print \"?\" }")
 	corp=$(stat "$log" corp)
-	printf '# fuzz-%s: %s runs in %s s (%s exec/s), seed %s; coverage: cov %s ft %s (the seeds alone: cov %s ft %s); corpus %s units, %s (%s seeds, %s new files)\n' \
+	printf '# fuzz-%s: %s runs in %s s (%s exec/s), seed %s; coverage: cov %s ft %s (the seeds alone: cov %s ft %s); corpus %s units, %s (%s seed files, %s new units)\n' \
 		"$h" "${done_runs:-?}" "$secs" "$speed" "${used_seed:-?}" \
 		"$(stat "$log" cov)" "$(stat "$log" ft)" "${init_cov:-?}" \
 		"${init_ft:-?}" "${corp%%/*}" "${corp#*/}" "$nseeds" \
-		"$(find "$out/$h" -type f | wc -l)"
+		"${new_units:-?}"
 	if [[ $rc == 0 ]] && grep -q '^Done [0-9]* runs' "$log"; then
 		echo "ok $num fuzz-$h"
 		pass=$((pass + 1))

@@ -4,6 +4,7 @@
 # Does nothing when everything is there already.
 set -eu
 pkgs="build-essential make gcc pkg-config python3 python3-yaml libmnl-dev
+      clang-14 libclang-rt-14-dev
       linux-image-amd64 linux-headers-amd64 linux-source-6.1 sparse
       qemu-system-x86 busybox-static cpio kmod dkms
       strongswan-charon strongswan-swanctl strongswan-libcharon libstrongswan-standard-plugins

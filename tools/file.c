@@ -76,31 +76,18 @@ static int file_line(struct vs *vs, int argc, char **argv)
 }
 
 /*
- * Parse vs->file into vs->set and make vs->exec apply it. Returns 0 or an
- * exit code, having reported every bad line (up to FILE_ERRORS_MAX).
+ * Parse the lines of @f (named vs->file_name in messages) into vs->set and
+ * make vs->exec apply it. Returns 0 or an exit code, having reported every
+ * bad line (up to FILE_ERRORS_MAX).
  */
-int vs_file_parse(struct vs *vs)
+int vs_file_read(struct vs *vs, FILE *f)
 {
 	static char buf[FILE_LINE_MAX + 1];
 	static char *words[FILE_LINE_MAX / 2 + 1];
 	unsigned int errors = 0;
 	const char *bad;
 	char *hash;
-	FILE *f;
 	int n, err;
-
-	if (!strcmp(vs->file, "-")) {
-		f = stdin;
-		vs->file_name = "<stdin>";
-	} else {
-		f = fopen(vs->file, "re");
-		vs->file_name = vs->file;
-	}
-	if (!f) {
-		fprintf(stderr, PROG ": cannot open \"%s\": %s\n", vs->file,
-			strerror(errno));
-		return VS_EXIT_SYS;
-	}
 
 	while (errors < FILE_ERRORS_MAX &&
 	       file_getline(f, buf, sizeof(buf), &bad) >= 0) {
@@ -119,8 +106,6 @@ int vs_file_parse(struct vs *vs)
 			errors++;
 	}
 	err = ferror(f) ? (errno ? errno : EIO) : 0;
-	if (f != stdin)
-		fclose(f);
 	vs->line = 0;
 	vs->argc = 0;
 	vs->argv = NULL;
@@ -143,4 +128,28 @@ int vs_file_parse(struct vs *vs)
 	}
 	vs->exec = vs_opts_apply;
 	return 0;
+}
+
+/* Open vs->file ("-": standard input) and read it, vs_file_read(). */
+int vs_file_parse(struct vs *vs)
+{
+	FILE *f;
+	int rc;
+
+	if (!strcmp(vs->file, "-")) {
+		f = stdin;
+		vs->file_name = "<stdin>";
+	} else {
+		f = fopen(vs->file, "re");
+		vs->file_name = vs->file;
+	}
+	if (!f) {
+		fprintf(stderr, PROG ": cannot open \"%s\": %s\n", vs->file,
+			strerror(errno));
+		return VS_EXIT_SYS;
+	}
+	rc = vs_file_read(vs, f);
+	if (f != stdin)
+		fclose(f);
+	return rc;
 }

@@ -368,25 +368,31 @@ int vs_opts_get(struct vs *vs, struct vs_opts *o)
 
 /* Output */
 
-static void opt_print_line(int attr, uint32_t val)
+static void opt_print_line(FILE *f, int attr, uint32_t val)
 {
 	const struct opt_desc *d = &opt_desc[attr];
 	char hms[VS_HMS_LEN];
 
 	switch (d->kind) {
 	case OPT_BOOL:
-		printf("%s%s\n", val ? "" : "no ", d->words);
+		fprintf(f, "%s%s\n", val ? "" : "no ", d->words);
 		break;
 	case OPT_MSS:
-		printf("%s %u\n", d->words, val);
+		fprintf(f, "%s %u\n", d->words, val);
 		break;
 	case OPT_TIMEOUT:
-		printf("%s %s\n", d->words, vs_hms(hms, sizeof(hms), val));
+		fprintf(f, "%s %s\n", d->words,
+			vs_hms(hms, sizeof(hms), val));
 		break;
 	}
 }
 
-static void opt_print_text(const struct vs_opts *o, bool all)
+/*
+ * The options of @o as "show running-config [all]" prints them: every
+ * option with @all, else those that differ from the default. A valid -f
+ * file.
+ */
+void vs_opts_print(FILE *f, const struct vs_opts *o, bool all)
 {
 	unsigned int i;
 	int attr;
@@ -396,7 +402,7 @@ static void opt_print_text(const struct vs_opts *o, bool all)
 		if (!(o->present & (1U << attr)))
 			continue;
 		if (all || o->val[attr] != opt_desc[attr].def)
-			opt_print_line(attr, o->val[attr]);
+			opt_print_line(f, attr, o->val[attr]);
 	}
 }
 
@@ -431,7 +437,7 @@ static int opt_show_exec(struct vs *vs)
 	if (vs->json)
 		opt_print_json(&o, vs->pretty);
 	else
-		opt_print_text(&o, vs->show_all);
+		vs_opts_print(stdout, &o, vs->show_all);
 	return 0;
 }
 

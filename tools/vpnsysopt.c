@@ -346,31 +346,50 @@ static int vs_options(struct vs *vs, int argc, char **argv)
 	return -1;
 }
 
+/*
+ * Everything before netlink: the global options, then the command's words
+ * or, with -f, only the checks on the command line (the caller reads the
+ * file, vs_file_parse()). Prints nothing to standard output but -h, -V and
+ * help. Returns -1 to go on: read vs->file if set, then run vs->exec if
+ * set (help sets none); else the exit code (-h, -V: 0), having said what
+ * is wrong.
+ */
+int vs_cmdline(struct vs *vs, int argc, char **argv)
+{
+	int rc;
+
+	rc = vs_options(vs, argc, argv);
+	if (rc >= 0)
+		return rc;
+	if (vs->file && optind < argc) {
+		fprintf(stderr, PROG ": -f takes no command (\"%s\"): the commands are in the file\n",
+			argv[optind]);
+		return VS_EXIT_USAGE;
+	}
+	if (vs->file)
+		return -1;
+	vs->argc = argc - optind;
+	vs->argv = argv + optind;
+	if (!vs->argc) {
+		vs_usage(stderr);
+		return VS_EXIT_USAGE;
+	}
+	rc = vs_parse(vs, vs->argc, vs->argv);
+	return rc ? rc : -1;
+}
+
+/* The fuzz harnesses (fuzz/) have their own main(). */
+#ifndef VPNSYSOPT_NO_MAIN
 int main(int argc, char **argv)
 {
 	static struct vs vs;
 	int rc;
 
-	rc = vs_options(&vs, argc, argv);
-	if (rc < 0 && vs.file && optind < argc) {
-		fprintf(stderr, PROG ": -f takes no command (\"%s\"): the commands are in the file\n",
-			argv[optind]);
-		rc = VS_EXIT_USAGE;
-	} else if (rc < 0 && vs.file) {
-		rc = vs_file_parse(&vs);
-		if (!rc)
-			rc = vs_run(&vs);
-	} else if (rc < 0) {
-		vs.argc = argc - optind;
-		vs.argv = argv + optind;
-		if (!vs.argc) {
-			vs_usage(stderr);
-			return VS_EXIT_USAGE;
-		}
-		rc = vs_parse(&vs, vs.argc, vs.argv);
-		if (!rc && vs.exec)
-			rc = vs_run(&vs);
-	}
+	rc = vs_cmdline(&vs, argc, argv);
+	if (rc < 0)
+		rc = vs.file ? vs_file_parse(&vs) : 0;
+	if (!rc && vs.exec)
+		rc = vs_run(&vs);
 
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		fprintf(stderr, PROG ": write error: %s\n", strerror(errno));
@@ -379,3 +398,4 @@ int main(int argc, char **argv)
 	}
 	return rc;
 }
+#endif

@@ -78,9 +78,11 @@ int vs_talk(struct vs *vs, struct nlmsghdr *req, mnl_cb_t cb, void *data,
 	    const char *what);
 void vs_usage(FILE *f);
 int vs_parse(struct vs *vs, int argc, char **argv);
+int vs_cmdline(struct vs *vs, int argc, char **argv);
 
 /* file.c: -f FILE */
 int vs_file_parse(struct vs *vs);
+int vs_file_read(struct vs *vs, FILE *f);
 
 /* options.c: connection, timeout, show running-config */
 int do_connection(struct vs *vs, int argc, char **argv);
@@ -88,6 +90,7 @@ int do_timeout(struct vs *vs, int argc, char **argv);
 int do_show_running_config(struct vs *vs, int argc, char **argv);
 int vs_opts_get(struct vs *vs, struct vs_opts *o);
 int vs_opts_apply(struct vs *vs);
+void vs_opts_print(FILE *f, const struct vs_opts *o, bool all);
 
 /* counters.c: show counters, clear counters */
 int do_show_counters(struct vs *vs, int argc, char **argv);

@@ -4,7 +4,8 @@
 # `make check`: the whole test suite.
 #   1. build the module for the VM's kernel (Debian linux-image-amd64) and vpnsysopt
 #   2. host checks: netlink spec in sync, checkpatch, sparse, CLI host tests,
-#      the VM rig's own self-test (it must catch a failing test and a WARN)
+#      the CLI's fuzz harnesses for a bounded time, the VM rig's own
+#      self-test (it must catch a failing test and a WARN)
 #   3. DKMS: install for the VM's kernel on the host
 #   4. the selftests in the VM (KTAP streamed), judged by evaluate.sh
 #   5. DKMS: remove, and nothing may be left behind
@@ -101,6 +102,10 @@ if [ "$full" = 1 ]; then
 	host_ktap "vpnsysopt host tests" bash tools/tests/cli-host.sh
 	run_step "build the fake vpnflow family (LD_PRELOAD)" make -C tools tests/fake-vpnflow.so
 	host_ktap "vpnsysopt output against a fake vpnflow family" bash tools/tests/cli-fake.sh
+	# 200000 inputs per harness, 40 s at most each: 30-50 s with the
+	# build beside three qemu VMs on 2 cores, 90 s at most.
+	host_ktap "vpnsysopt fuzz harnesses (bounded)" \
+		make -s -C tools fuzz-run FUZZ_RUNS=200000 FUZZ_TIME=40
 	host_ktap "VM rig catches failures" selftests/vm/rig-selftest.sh -k "$kver"
 fi
 

@@ -262,6 +262,8 @@ case_ "-f of a missing file"		5 "cannot open \"$tmp/nope.conf\": No such file or
 case_ "-f of a folder"			5 "$tmp/dir.conf: read error: Is a directory" -f "$tmp/dir.conf"
 case_ "-f takes no command"		1 '-f takes no command ("show")' -f "$tmp/good.conf" show run
 case_ "-f needs an argument"		1 "Try 'vpnsysopt -h'"	-f
+case_ "-f FILE -V only prints the version" 0 "vpnsysopt $version" -f "$tmp/bad3.conf" -V
+case_ "-f FILE -h only prints usage"	0 "Usage: vpnsysopt"	-f "$tmp/nope.conf" -h
 case_ "-f: the file is checked before -n" 1 "$tmp/bad3.conf:3:" -n vpnsysopt-no-such-ns -f "$tmp/bad3.conf"
 case_ "-f with -n of a missing namespace" 5 'cannot open network namespace "vpnsysopt-no-such-ns"' -n vpnsysopt-no-such-ns -f "$tmp/good.conf"
 

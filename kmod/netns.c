@@ -128,7 +128,9 @@ static void vpnflow_event_work(struct work_struct *work)
 {
 	struct vpnflow_net *vn = container_of(work, struct vpnflow_net, event_work);
 
+	mutex_lock(&vn->work_lock);
 	vpnflow_tunnel_reconcile(vn);
+	mutex_unlock(&vn->work_lock);
 	if (vn->nf_ops && !READ_ONCE(vn->dead))
 		queue_delayed_work(vpnflow_wq, &vn->gc_work, VPNFLOW_GC_INTERVAL);
 }
@@ -138,9 +140,11 @@ static void vpnflow_gc_work(struct work_struct *work)
 	struct vpnflow_net *vn = container_of(to_delayed_work(work), struct vpnflow_net,
 					      gc_work);
 
+	mutex_lock(&vn->work_lock);
 	vpnflow_flows_gc(vn);
 	/* Expired preserved flows may leave tunnels empty: reconcile frees them. */
 	vpnflow_tunnel_reconcile(vn);
+	mutex_unlock(&vn->work_lock);
 	if (!READ_ONCE(vn->dead))
 		queue_delayed_work(vpnflow_wq, &vn->gc_work, VPNFLOW_GC_INTERVAL);
 }
@@ -153,6 +157,7 @@ static int __net_init vpnflow_net_init(struct net *net)
 	vn->net = net;
 	mutex_init(&vn->lock);
 	mutex_init(&vn->nf_lock);
+	mutex_init(&vn->work_lock);
 	kernel_param_lock(THIS_MODULE);
 	vn->opts = vpnflow_defaults;
 	kernel_param_unlock(THIS_MODULE);
@@ -186,6 +191,7 @@ static void __net_exit vpnflow_net_exit(struct net *net)
 	vpnflow_flows_destroy(vn);
 	vpnflow_tunnel_free_all(vn);
 	ratelimit_state_exit(&vn->log_rs);
+	mutex_destroy(&vn->work_lock);
 	mutex_destroy(&vn->nf_lock);
 	mutex_destroy(&vn->lock);
 }

@@ -61,7 +61,13 @@ struct vpnflow_net {
 	atomic_t nflows;
 	atomic_t npreserved;
 
-	/* Process-context work: reconcile tunnels with xfrm state, flow GC. */
+	/*
+	 * Process-context work: reconcile tunnels with xfrm state, flow GC.
+	 * The workqueue is unbound: work_lock makes event_work and gc_work
+	 * of one namespace mutually exclusive ("only the reconcile frees
+	 * tunnels" relies on it).
+	 */
+	struct mutex work_lock;
 	struct work_struct event_work;
 	struct delayed_work gc_work;
 	bool dead;			/* set at netns exit: queue nothing */

@@ -46,6 +46,11 @@ stuck_run()
 		_defer_cmds=()
 		trap _run_defer EXIT
 		ipsec_topology && gw_harden "$gwa" && gw_harden "$gwb" && ipsec_site_to_site || exit 1
+		# The WAN drops site B's prefix silently (a bogon filter): an ICMP
+		# net-unreachable for the NATed SYN would end the client's connect
+		# before the tunnel is up (whether one gets through depends on the
+		# router's ICMP rate limit, which the UDP stream drains).
+		ip -n "$wan" route add blackhole "$IPSEC_B_LAN" || exit 1
 		ct_events "$o.events"
 		# Conntrack's stock 300 s max_retrans timeout here: with the hardened
 		# 10 s the retransmitted SYN's NATed entry would expire on its own

@@ -274,19 +274,27 @@ ktap_info "inside: flows_reclassified $r0 -> $r1"
 ktap_check "route change: exactly the stuck entry counted" sh -c "[ $r0 -ge 0 ] && [ $((r1 - r0)) = 1 ]"
 ktap_check "route change: the tunneled flow is still tracked by the module" \
 	sh -c "[ $(counter "$o.cnt" flows) -ge 1 ]"
-# VTI last: once ip_vti is loaded, xfrm interfaces in namespaces created
-# afterwards received nothing here (XfrmInNoPols on the receiving gateway;
-# Debian 6.1), with or without vpnflow.
-route_run von vti on
-o=$tmp/von
-[ -f "$o.err" ] && ktap_info "vti on: $(cat "$o.err")"
-d=$(first_from "$o.rx" 198.51.100.2 "$(cat "$o.t0" 2>/dev/null || echo 0)")
-ktap_info "vti, reclassify on: first datagram from the client's address ${d:-never} s after the route was added"
-ktap_check "VTI (key 42): a route into the tunnel moves the NATed stream into it within 1 s" within "$d" 1.0
-ktap_check "VTI: the NATed entry was removed (conntrack DESTROY)" \
-	destroyed "$o.events" "$(cat "$o.ev0" 2>/dev/null || echo 0)" 'udp .*dport=5004 .*dst=192\.0\.2\.1'
-ktap_check "VTI: the flow outside the tunnel's routes is untouched" \
-	sh -c "[ -f $o.ev0 ] && ! tail -n +\$((\$(cat $o.ev0) + 1)) $o.events | grep -q 'dport=5005'"
-
+# VTI: loading ip_vti broke IPsec in namespaces created afterwards in this
+# guest (Debian 6.1: XfrmInNoPols on the receiving gateway, with or without
+# vpnflow; tcpmss.sh after this test lost every packet), so the VTI case
+# runs only on request: RR_VTI=1 selftests/vm/check.sh selftests/reclassify_route.sh
+if [ "${RR_VTI:-0}" = 1 ]; then
+	route_run von vti on
+	o=$tmp/von
+	[ -f "$o.err" ] && ktap_info "vti on: $(cat "$o.err")"
+	d=$(first_from "$o.rx" 198.51.100.2 "$(cat "$o.t0" 2>/dev/null || echo 0)")
+	ktap_info "vti, reclassify on: first datagram from the client's address ${d:-never} s after the route was added"
+	ktap_check "VTI (key 42): a route into the tunnel moves the NATed stream into it within 1 s" within "$d" 1.0
+	ktap_check "VTI: the NATed entry was removed (conntrack DESTROY)" \
+		destroyed "$o.events" "$(cat "$o.ev0" 2>/dev/null || echo 0)" 'udp .*dport=5004 .*dst=192\.0\.2\.1'
+	ktap_check "VTI: the flow outside the tunnel's routes is untouched" \
+		sh -c "[ -f $o.ev0 ] && ! tail -n +\$((\$(cat $o.ev0) + 1)) $o.events | grep -q 'dport=5005'"
+else
+	for c in "VTI (key 42): a route into the tunnel moves the NATed stream into it within 1 s" \
+		 "VTI: the NATed entry was removed (conntrack DESTROY)" \
+		 "VTI: the flow outside the tunnel's routes is untouched"; do
+		ktap_skip "$c (RR_VTI=1: loads ip_vti)"
+	done
+fi
 vpnflow_unload
 ktap_finish

@@ -120,7 +120,7 @@ res=$log/vm
 mkdir -p "$res"
 cp kmod/vpnflow_preserve.ko tools/vpnsysopt "$res/"
 selftests/vm/run-vm.sh -k "$kver" -t 3000 -r "$res" -- \
-	env VPNFLOW_DKMS=$dkms VPNFLOW_KO=/mnt/vpnflow_preserve.ko VPNSYSOPT=/mnt/vpnsysopt \
+	env VPNFLOW_DKMS=$dkms RR_VTI=${RR_VTI:-0} VPNFLOW_KO=/mnt/vpnflow_preserve.ko VPNSYSOPT=/mnt/vpnsysopt \
 	selftests/vm/guest-run.sh "${tests[@]}" | grep --line-buffered -v $'\e'
 verdict=$(selftests/vm/evaluate.sh "$res")
 rc=$?

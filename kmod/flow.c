@@ -66,6 +66,7 @@ void vpnflow_flows_destroy(struct vpnflow_net *vn)
 	hash_for_each(vn->tunnels, bkt, t, node)
 		INIT_LIST_HEAD(&t->flows);
 	spin_unlock_bh(&vn->tlock);
+	vn->gc_next = NULL;
 	rhashtable_free_and_destroy(&vn->flows, vpnflow_flow_free_one, NULL);
 	atomic_set(&vn->nflows, 0);
 	atomic_set(&vn->npreserved, 0);
@@ -110,6 +111,8 @@ static void vpnflow_flow_unlink_tunnel(struct vpnflow_flow *f)
 /* Caller holds vn->tlock: forget the flow entirely (freed by the caller). */
 static void vpnflow_flow_unlink(struct vpnflow_net *vn, struct vpnflow_flow *f)
 {
+	if (vn->gc_next == f)
+		vn->gc_next = NULL;	/* the GC's place: see vpnflow_flows_gc_batch() */
 	if (f->state == VPNFLOW_FLOW_STATE_PRESERVED)
 		atomic_dec(&vn->npreserved);
 	vpnflow_flow_unlink_tunnel(f);
@@ -151,6 +154,60 @@ static void vpnflow_flow_note_dev(struct vpnflow_flow *f, enum ip_conntrack_dir 
 		WRITE_ONCE(f->ifindex_out[dir], out->ifindex);
 }
 
+static void vpnflow_flow_log_teardown(struct vpnflow_net *vn, const struct vpnflow_flow *f,
+				      const char *reason);
+
+/* How far into each tunnel's flow list eviction looks for a preserved flow. */
+#define VPNFLOW_EVICT_SCAN 16
+
+/*
+ * max_flows is reached: make room for a new flow by evicting the flow that
+ * has been preserved longest. Preserved flows are waiting for a tunnel
+ * that is gone; flows in a working tunnel are never evicted. A down
+ * tunnel's list holds its preserved flows in the order they were
+ * preserved, so the head of each list is looked at (a bounded scan: the
+ * data path calls this). The victim is torn down like a flow whose tunnel
+ * went down with preserve-vpn-flows off, and counted in flows_evicted.
+ * Returns false if there was nothing to evict. Data path, under RCU.
+ */
+static bool vpnflow_flow_evict(struct vpnflow_net *vn)
+{
+	struct vpnflow_flow *f, *victim = NULL;
+	struct vpnflow_tunnel *t;
+	unsigned int scanned;
+	int bkt;
+
+	if (!atomic_read(&vn->npreserved))
+		return false;
+	spin_lock_bh(&vn->tlock);
+	hash_for_each(vn->tunnels, bkt, t, node) {
+		if (!t->npreserved)
+			continue;
+		scanned = 0;
+		list_for_each_entry(f, &t->flows, tnode) {
+			if (f->state == VPNFLOW_FLOW_STATE_PRESERVED) {
+				if (!victim || time_before(f->preserved_at, victim->preserved_at))
+					victim = f;
+				break;
+			}
+			if (++scanned == VPNFLOW_EVICT_SCAN)
+				break;
+		}
+	}
+	if (victim)
+		vpnflow_flow_unlink(vn, victim);
+	spin_unlock_bh(&vn->tlock);
+	if (!victim)
+		return false;
+
+	vpnflow_flow_log_teardown(vn, victim, "Preserved flow limit reached");
+	vpnflow_nl_flow_event(vn, victim, VPNFLOW_EVENT_TYPE_TEARDOWN, GFP_ATOMIC);
+	nf_ct_kill(victim->ct);
+	atomic64_inc(&vn->cnt.flows_evicted);
+	vpnflow_flow_release(victim);
+	return true;
+}
+
 /*
  * The data path saw a packet of @ct protected by tunnel-mode SA @x: track
  * the flow, move it to @x's tunnel if it was elsewhere, and resume it if
@@ -185,7 +242,8 @@ unlock:
 		return;
 	}
 
-	if (atomic_read(&vn->nflows) >= READ_ONCE(vpnflow_max_flows))
+	if (atomic_read(&vn->nflows) >= READ_ONCE(vpnflow_max_flows) &&
+	    !vpnflow_flow_evict(vn))
 		goto untracked;
 	f = kzalloc(sizeof(*f), GFP_ATOMIC);
 	if (!f)
@@ -214,7 +272,9 @@ unlock:
 	return;
 
 untracked:
-	atomic64_inc(&vn->cnt.flows_untracked);
+	/* Once per flow: its first packet, before conntrack confirms it. */
+	if (!nf_ct_is_confirmed(ct))
+		atomic64_inc(&vn->cnt.flows_untracked);
 }
 
 static const char *vpnflow_ifname(struct net *net, int ifindex, char *buf)
@@ -366,28 +426,61 @@ void vpnflow_flows_tunnel_down(struct vpnflow_net *vn, struct vpnflow_tunnel *t)
 	} while (more);
 }
 
-/*
- * Periodic GC: release flows whose conntrack entry is gone (deleted,
- * expired, or never confirmed). A preserved flow that ends this way has
- * expired while preserved (or was removed by hand). Cost: our flows only.
- */
-void vpnflow_flows_gc(struct vpnflow_net *vn)
+/* A flow whose conntrack entry is gone (or was never confirmed). */
+static bool vpnflow_flow_gone(const struct vpnflow_flow *f)
 {
-	struct vpnflow_flow *f, *tmp, *gone[VPNFLOW_BATCH];
-	struct vpnflow_tunnel *t;
-	unsigned int n, i;
-	int bkt;
+	const struct nf_conn *ct = f->ct;
 
-again:
-	n = 0;
+	return nf_ct_is_dying(ct) ||
+	       (!nf_ct_is_confirmed(ct) && !time_before(jiffies, f->start + 10 * HZ));
+}
+
+/* Flows looked at per lock hold by the GC (at most VPNFLOW_BATCH released). */
+#define VPNFLOW_GC_SCAN 256
+
+/* Where the GC of one tunnel is, between two holds of vn->tlock. */
+struct vpnflow_gc_pos {
+	unsigned int budget;		/* flows still to look at in this pass */
+	bool started;
+};
+
+/*
+ * One lock hold of the GC of tunnel @t: look at most VPNFLOW_GC_SCAN
+ * flows (and the pass's budget, the tunnel's flow count at the first
+ * hold) from @pos, unlink at most VPNFLOW_BATCH gone ones into @gone.
+ * Survivors stay where they are, so the list order (which flow dumps
+ * count positions in) does not change.
+ *
+ * The next flow to look at is kept in vn->gc_next across the lock drop,
+ * under vn->tlock: vpnflow_flow_unlink() clears it when it unlinks that
+ * flow (the data path evicts preserved flows at max_flows, outside
+ * vn->work_lock), so it never points at a freed flow. The data path may
+ * also move it to another tunnel (vpnflow_flow_track()): then it is no
+ * longer on t->flows. Either way the walk starts again from the head,
+ * the budget bounding the pass. Flows the data path appends meanwhile
+ * are met or left for the next pass. Not inlined: bench/bench.sh times
+ * each hold with a kprobe.
+ */
+static noinline unsigned int vpnflow_flows_gc_batch(struct vpnflow_net *vn,
+						    struct vpnflow_tunnel *t,
+						    struct vpnflow_flow **gone,
+						    struct vpnflow_gc_pos *pos)
+{
+	struct vpnflow_flow *f, *next;
+	unsigned int n = 0, scan;
+
 	spin_lock_bh(&vn->tlock);
-	hash_for_each(vn->tunnels, bkt, t, node) {
-		list_for_each_entry_safe(f, tmp, &t->flows, tnode) {
-			struct nf_conn *ct = f->ct;
-
-			if (!nf_ct_is_dying(ct) &&
-			    (nf_ct_is_confirmed(ct) || time_before(jiffies, f->start + 10 * HZ)))
-				continue;
+	if (!pos->started) {
+		pos->started = true;
+		pos->budget = t->nflows;
+	}
+	f = vn->gc_next;
+	if (!f || f->tun != t)
+		f = list_first_entry(&t->flows, struct vpnflow_flow, tnode);
+	for (scan = 0; scan < VPNFLOW_GC_SCAN && pos->budget && n < VPNFLOW_BATCH &&
+	     !list_entry_is_head(f, &t->flows, tnode); scan++, pos->budget--) {
+		next = list_next_entry(f, tnode);
+		if (vpnflow_flow_gone(f)) {
 			if (f->state == VPNFLOW_FLOW_STATE_PRESERVED) {
 				atomic64_inc(&vn->cnt.flows_expired);
 				vpnflow_nl_flow_event(vn, f, VPNFLOW_EVENT_TYPE_EXPIRED,
@@ -395,15 +488,73 @@ again:
 			}
 			vpnflow_flow_unlink(vn, f);
 			gone[n++] = f;
-			if (n == VPNFLOW_BATCH)
-				goto out;
 		}
+		f = next;
 	}
-out:
+	if (list_entry_is_head(f, &t->flows, tnode))
+		pos->budget = 0;
+	vn->gc_next = pos->budget ? f : NULL;
 	spin_unlock_bh(&vn->tlock);
-	for (i = 0; i < n; i++)
-		vpnflow_flow_release(gone[i]);
-	cond_resched();
-	if (n == VPNFLOW_BATCH)
-		goto again;
+	return n;
+}
+
+/* GC of one tunnel's flows, a lock hold at a time, releasing outside it. */
+static void vpnflow_flows_gc_tunnel(struct vpnflow_net *vn, struct vpnflow_tunnel *t)
+{
+	struct vpnflow_gc_pos pos = { };
+	struct vpnflow_flow *gone[VPNFLOW_BATCH];
+	unsigned int n, i;
+
+	do {
+		n = vpnflow_flows_gc_batch(vn, t, gone, &pos);
+		for (i = 0; i < n; i++)
+			vpnflow_flow_release(gone[i]);
+		cond_resched();
+	} while (pos.budget);
+}
+
+/*
+ * Periodic GC: release flows whose conntrack entry is gone (deleted,
+ * expired, or never confirmed). A preserved flow that ends this way has
+ * expired while preserved (or was removed by hand). Cost: our flows only,
+ * and vn->tlock (BHs off) is held for at most VPNFLOW_GC_SCAN flows at a
+ * time, so the data path of other tunnels is not stalled by a big one.
+ *
+ * Why the tunnel pointers stay valid across the lock drops: tunnels are
+ * freed only by vpnflow_tunnel_reconcile() (and at netns exit, after this
+ * work is cancelled), and the reconcile runs under vn->work_lock, which
+ * the GC work holds too (asserted below). The data path may add tunnels meanwhile
+ * (hash_add under vn->tlock), which would make walking vn->tunnels
+ * across a lock drop unsafe: so the tunnels are snapshotted into an array
+ * under the lock first; tunnels created after the snapshot wait for the
+ * next pass (their flows are at most 2 s old).
+ */
+void vpnflow_flows_gc(struct vpnflow_net *vn)
+{
+	struct vpnflow_tunnel *t, **tun;
+	unsigned int ntun = 0, cap = 0, i;
+	int bkt;
+
+	lockdep_assert_held(&vn->work_lock);
+
+	spin_lock_bh(&vn->tlock);
+	hash_for_each(vn->tunnels, bkt, t, node)
+		cap++;
+	spin_unlock_bh(&vn->tlock);
+	if (!cap)
+		return;
+	tun = kmalloc_array(cap, sizeof(*tun), GFP_KERNEL);
+	if (!tun)
+		return;		/* try again at the next pass */
+
+	spin_lock_bh(&vn->tlock);
+	hash_for_each(vn->tunnels, bkt, t, node) {
+		if (ntun < cap)
+			tun[ntun++] = t;
+	}
+	spin_unlock_bh(&vn->tlock);
+
+	for (i = 0; i < ntun; i++)
+		vpnflow_flows_gc_tunnel(vn, tun[i]);
+	kfree(tun);
 }

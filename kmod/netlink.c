@@ -173,6 +173,10 @@ static atomic64_t *vpnflow_counter(struct vpnflow_net *vn, int attr)
 	case VPNFLOW_A_COUNTERS_FLOWS_RECLASSIFIED: return &c->flows_reclassified;
 	case VPNFLOW_A_COUNTERS_SYNS_LOWERED: return &c->syns_lowered;
 	case VPNFLOW_A_COUNTERS_SYNS_RAISED: return &c->syns_raised;
+	case VPNFLOW_A_COUNTERS_FLOWS_EVICTED: return &c->flows_evicted;
+	case VPNFLOW_A_COUNTERS_RECLASSIFY_WALKS: return &c->reclassify_walks;
+	case VPNFLOW_A_COUNTERS_RECLASSIFY_EXAMINED: return &c->reclassify_examined;
+	case VPNFLOW_A_COUNTERS_RECLASSIFY_PASSES: return &c->reclassify_passes;
 	}
 	return NULL;
 }

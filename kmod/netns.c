@@ -15,6 +15,7 @@
 
 #include "flow.h"
 #include "nfhooks.h"
+#include "reclassify.h"
 #include "route.h"
 #include "tunnel.h"
 #include "vpnflow.h"
@@ -165,6 +166,7 @@ static int __net_init vpnflow_net_init(struct net *net)
 		vn->opts.tcpmss_minimum = vn->opts.tcpmss;
 	spin_lock_init(&vn->tlock);
 	hash_init(vn->tunnels);
+	INIT_LIST_HEAD(&vn->armed);
 	INIT_WORK(&vn->event_work, vpnflow_event_work);
 	INIT_DELAYED_WORK(&vn->gc_work, vpnflow_gc_work);
 	/* 100 teardown messages per 5 s per namespace. */
@@ -190,6 +192,7 @@ static void __net_exit vpnflow_net_exit(struct net *net)
 	vpnflow_nf_disable(vn);		/* no packet is in our hooks after this */
 	vpnflow_flows_destroy(vn);
 	vpnflow_tunnel_free_all(vn);
+	vpnflow_reclassify_free(vn);
 	ratelimit_state_exit(&vn->log_rs);
 	mutex_destroy(&vn->work_lock);
 	mutex_destroy(&vn->nf_lock);

@@ -11,7 +11,9 @@
  *    tunnel-mode SA (its dst is an xfrm bundle on the way out, or its
  *    secpath says it was decrypted) tracks, moves or resumes its flow; a
  *    preserved flow's packet that is not protected is dropped instead of
- *    leaving in cleartext (or being NATed).
+ *    leaving in cleartext (or being NATed). A new entry outside any tunnel
+ *    is offered to reclassify-vpn, which records it if it falls in the
+ *    selectors of a tunnel it has armed.
  *
  * Copyright (C) 2026 The vpnflow authors.
  */
@@ -26,6 +28,7 @@
 #include "flow.h"
 #include "mss.h"
 #include "nfhooks.h"
+#include "reclassify.h"
 #include "tunnel.h"
 #include "vpnflow.h"
 
@@ -114,6 +117,10 @@ static unsigned int vpnflow_nf_track(void *priv, struct sk_buff *skb,
 	if (x && (!f || !t || READ_ONCE(f->state) == VPNFLOW_FLOW_STATE_PRESERVED ||
 		  !READ_ONCE(t->up) || !READ_ONCE(f->ifindex_out[CTINFO2DIR(ctinfo)])))
 		vpnflow_flow_track(vn, ct, CTINFO2DIR(ctinfo), x, skb, state->out);
+	/* A new entry outside any tunnel: reclassify-vpn's candidate? */
+	if (!x && !f && READ_ONCE(vn->narmed) && !nf_ct_is_confirmed(ct) &&
+	    !vpnflow_dev_is_tunnel(state->out))
+		vpnflow_reclassify_note(vn, ct);
 	if (f)
 		atomic64_add(skb->len, &f->bytes);
 	return NF_ACCEPT;

@@ -195,6 +195,7 @@ again:
 		} else if (!t->seen && t->up) {
 			WRITE_ONCE(t->up, false);
 			t->reclassify = VPNFLOW_RECLASSIFY_NONE;
+			t->passed = false;
 			t->changed = jiffies;
 			atomic64_inc(&vn->cnt.tunnels_down);
 		}
@@ -267,6 +268,22 @@ static void vpnflow_tunnel_reclassify_pending(struct vpnflow_net *vn)
 	struct vpnflow_tunnel *t;
 	int bkt;
 
+	/*
+	 * Outbound policies added to a tunnel after its pass (strongSwan
+	 * installs a CHILD_SA's policies one by one; the pass may have run
+	 * between two): another pass, which walks if the selectors are new.
+	 * Policy-based tunnels only: routes decide for route-based ones.
+	 */
+	spin_lock_bh(&vn->tlock);
+	hash_for_each(vn->tunnels, bkt, t, node) {
+		if (!t->policy_news)
+			continue;
+		t->policy_news = false;
+		if (t->up && t->passed && !t->reclassify && !t->key.if_id && !t->key.mark &&
+		    READ_ONCE(vn->opts.reclassify_vpn))
+			t->reclassify = VPNFLOW_RECLASSIFY_POLICIES;
+	}
+	spin_unlock_bh(&vn->tlock);
 again:
 	spin_lock_bh(&vn->tlock);
 	hash_for_each(vn->tunnels, bkt, t, node) {
@@ -280,8 +297,27 @@ again:
 		if (!vpnflow_reclassify(vn, t, t->reclassify))
 			return;		/* no policy yet: wait for one */
 		t->reclassify = VPNFLOW_RECLASSIFY_NONE;
+		t->passed = true;
 		goto again;
 	}
+	spin_unlock_bh(&vn->tlock);
+}
+
+/*
+ * xfrm notifier (any context): an outbound policy was added or updated.
+ * Marks the tunnel it points at; the reconcile it kicks decides.
+ */
+void vpnflow_tunnel_policy_news(struct vpnflow_net *vn, const struct xfrm_policy *xp)
+{
+	struct vpnflow_tunnel_key k;
+	struct vpnflow_tunnel *t;
+
+	if (!vpnflow_policy_tunnel_key(xp, &k))
+		return;
+	spin_lock_bh(&vn->tlock);
+	t = vpnflow_tunnel_find(vn, &k);
+	if (t)
+		t->policy_news = true;
 	spin_unlock_bh(&vn->tlock);
 }
 

@@ -18,6 +18,7 @@ struct vpnflow_net;
 #define VPNFLOW_RECLASSIFY_NONE		0
 #define VPNFLOW_RECLASSIFY_UP		1	/* the tunnel came up */
 #define VPNFLOW_RECLASSIFY_ROUTES	2	/* routes changed (route-based tunnel) */
+#define VPNFLOW_RECLASSIFY_POLICIES	3	/* outbound policies added to an up tunnel */
 
 /*
  * A tunnel's identity: the outer address pair (unordered, so that the
@@ -49,6 +50,9 @@ struct vpnflow_tunnel {
 	u8 proto;			/* IPPROTO_ESP/AH of that SA */
 	bool up;			/* READ_ONCE in the data path */
 	u8 reclassify;			/* VPNFLOW_RECLASSIFY_*: reclassify-vpn pending */
+	bool passed;			/* a reclassify-vpn pass ran since it came up */
+	u32 sel_hash;			/* of the selectors its last pass saw */
+	bool policy_news;		/* vn->tlock: outbound policy added or updated */
 	bool seen;			/* reconcile scratch */
 	unsigned int visited;		/* reconcile pass that handled it */
 	unsigned long changed;		/* jiffies of the last up/down */
@@ -62,6 +66,7 @@ struct vpnflow_tunnel *vpnflow_tunnel_get_or_create(struct vpnflow_net *vn,
 						    const struct vpnflow_tunnel_key *k,
 						    gfp_t gfp);
 void vpnflow_tunnel_reconcile(struct vpnflow_net *vn);
+void vpnflow_tunnel_policy_news(struct vpnflow_net *vn, const struct xfrm_policy *xp);
 void vpnflow_tunnel_free_all(struct vpnflow_net *vn);
 
 #endif /* _VPNFLOW_TUNNEL_H */

@@ -19,6 +19,8 @@
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 
+struct vpnflow_flow;
+
 /* Options of one network namespace (see spec/vpnflow.yaml). */
 struct vpnflow_options {
 	u8 preserve_vpn_flows;
@@ -44,6 +46,10 @@ struct vpnflow_counters {
 	atomic64_t flows_reclassified;	/* entries cleared by reclassify-vpn */
 	atomic64_t syns_lowered;	/* MSS options lowered by tcpmss */
 	atomic64_t syns_raised;		/* MSS options raised by tcpmss minimum */
+	atomic64_t flows_evicted;	/* preserved flows dropped for max_flows */
+	atomic64_t reclassify_walks;	/* reclassify-vpn passes over the whole table */
+	atomic64_t reclassify_examined;	/* entries those and the other passes looked at */
+	atomic64_t reclassify_passes;	/* reclassify-vpn passes, walks or not */
 };
 
 struct vpnflow_net {
@@ -60,6 +66,7 @@ struct vpnflow_net {
 	struct rhashtable flows;	/* struct vpnflow_flow, keyed by ct */
 	atomic_t nflows;
 	atomic_t npreserved;
+	struct vpnflow_flow *gc_next;	/* where the flow GC goes on; tlock */
 
 	/*
 	 * Process-context work: reconcile tunnels with xfrm state, flow GC.
@@ -84,6 +91,10 @@ struct vpnflow_net {
 	bool fib_registered;		/* event work / netns exit only */
 	bool fib_ready;			/* registration's replay is over */
 	unsigned long routes_pass;	/* jiffies of the last route-triggered pass */
+
+	/* reclassify-vpn's armed tunnels (reclassify.c): RCU, reconcile work. */
+	struct list_head armed;
+	unsigned int narmed;
 };
 
 /* vn->revisit bits */

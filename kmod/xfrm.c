@@ -14,6 +14,7 @@
 #include <linux/module.h>
 #include <net/xfrm.h>
 
+#include "tunnel.h"
 #include "vpnflow.h"
 
 static int vpnflow_km_notify(struct xfrm_state *x, const struct km_event *c)
@@ -45,9 +46,15 @@ static int vpnflow_km_notify_policy(struct xfrm_policy *xp, int dir,
 	struct vpnflow_net *vn = vpnflow_pernet(net);
 
 	atomic64_inc(&vn->cnt.policy_events);
-	/* A tunnel that came up may have been waiting for its policies. */
-	if (c->event == XFRM_MSG_NEWPOLICY || c->event == XFRM_MSG_UPDPOLICY)
+	/*
+	 * A tunnel that came up may have been waiting for its policies; one
+	 * already reclassified may have more traffic now.
+	 */
+	if (c->event == XFRM_MSG_NEWPOLICY || c->event == XFRM_MSG_UPDPOLICY) {
+		if (xp && dir == XFRM_POLICY_OUT)
+			vpnflow_tunnel_policy_news(vn, xp);
 		vpnflow_netns_kick(vn);
+	}
 	return 0;
 }
 

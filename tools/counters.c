@@ -40,6 +40,10 @@ static const struct ctr_desc ctr_desc[VPNFLOW_A_COUNTERS_MAX + 1] = {
 	CTR(FLOWS_RECLASSIFIED,	"flows-reclassified",	"flows_reclassified",	U64),
 	CTR(SYNS_LOWERED,	"syns-lowered",		"syns_lowered",		U64),
 	CTR(SYNS_RAISED,	"syns-raised",		"syns_raised",		U64),
+	CTR(FLOWS_EVICTED,	"flows-evicted",	"flows_evicted",	U64),
+	CTR(RECLASSIFY_WALKS,	"reclassify-walks",	"reclassify_walks",	U64),
+	CTR(RECLASSIFY_EXAMINED, "reclassify-examined",	"reclassify_examined",	U64),
+	CTR(RECLASSIFY_PASSES,	"reclassify-passes",	"reclassify_passes",	U64),
 };
 
 struct ctrs {

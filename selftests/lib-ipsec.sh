@@ -339,8 +339,12 @@ flap_download()
 {
 	local out=$1 dst=${2:-$IPSEC_SERVER} leaks0 timeout
 	rm -f "$out" "$out.progress"
-	timeout=$((XFER_BYTES / XFER_RATE + OUTAGE_EXTRA + 90))
-	ip netns exec "$client" python3 "$XFER" client "$dst" 5001 "$timeout" "$out" &
+	# The client gives up after 60 s without data: longer than any outage
+	# here on the stock kernel, scaled with VPNFLOW_SLOW for the debug
+	# kernel (DPD, re-keying and TCP's backed-off retransmission are slower).
+	timeout=$(( (XFER_BYTES / XFER_RATE + OUTAGE_EXTRA + 90) * VPNFLOW_SLOW ))
+	ip netns exec "$client" python3 "$XFER" client "$dst" 5001 "$timeout" "$out" \
+		$((60 * VPNFLOW_SLOW)) &
 	FLAP_CLIENT=$!
 	# Some data through the tunnel first.
 	busywait 20000 sh -c "[ \$(cat $out.progress 2>/dev/null || echo 0) -ge 200000 ]" || return 1

@@ -108,10 +108,13 @@ setup_ns()
 
 # --- polling waits ---
 # busywait TIMEOUT_MS COMMAND...: run COMMAND until it succeeds or the
-# time is up; returns COMMAND's last status.
+# time is up; returns COMMAND's last status. VPNFLOW_SLOW=N (an integer,
+# default 1) multiplies every such timeout, for slow guests (the debug
+# kernel: KASAN and lockdep under TCG); what is waited for stays the same.
+VPNFLOW_SLOW=${VPNFLOW_SLOW:-1}
 busywait()
 {
-	local timeout_ms=$1
+	local timeout_ms=$(($1 * VPNFLOW_SLOW))
 	shift
 	local start now rc
 	start=$(date +%s%3N)

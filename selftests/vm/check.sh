@@ -33,65 +33,14 @@ else
 	full=1
 fi
 
-pass=0
-fail=0
-skip=0
-step=0
-log=$(mktemp -d)
-trap 'rm -rf "$log"' EXIT
-
-# result NAME RC: one top-level KTAP line per host step.
-result()
-{
-	step=$((step + 1))
-	case $2 in
-	0) pass=$((pass + 1)); echo "ok $step $1" ;;
-	4) skip=$((skip + 1)); echo "ok $step $1 # SKIP" ;;
-	*) fail=$((fail + 1)); echo "not ok $step $1" ;;
-	esac
-}
-
-# host_ktap NAME CMD...: run a host test that prints KTAP; count its cases.
-host_ktap()
-{
-	local name=$1 out rc p s f
-	shift
-	out=$log/$step.out
-	"$@" >"$out" 2>&1
-	rc=$?
-	sed 's/^/# /' "$out"
-	p=$(grep -cE '^ok [0-9]+ ' "$out")
-	s=$(grep -cE '^ok [0-9]+ .*# SKIP' "$out")
-	f=$(grep -cE '^not ok [0-9]+ ' "$out")
-	pass=$((pass + p - s))
-	skip=$((skip + s))
-	fail=$((fail + f))
-	if [ "$rc" != 0 ] && [ "$rc" != 4 ] && [ "$f" = 0 ]; then
-		fail=$((fail + 1))
-		echo "# $name: exit status $rc"
-	fi
-	step=$((step + 1))
-	[ "$rc" = 0 ] || [ "$rc" = 4 ] && echo "ok $step $name" || echo "not ok $step $name"
-}
-
-# run_step NAME CMD...: a plain command, pass on exit 0, output kept short.
-run_step()
-{
-	local name=$1 rc
-	shift
-	"$@" >"$log/step.out" 2>&1
-	rc=$?
-	[ "$rc" = 0 ] || tail -n 40 "$log/step.out" | sed 's/^/# /'
-	result "$name" "$rc"
-	return "$rc"
-}
+source selftests/vm/lib-check.sh
 
 echo "KTAP version 1"
 echo "# vpnflow selftests, guest kernel $kver"
 
 if ! run_step "build module for $kver" make module KVER="$kver" ||
    ! run_step "build vpnsysopt" make tools; then
-	echo "$pass passed, $fail failed"
+	totals
 	exit 1
 fi
 
@@ -119,23 +68,14 @@ fi
 res=$log/vm
 mkdir -p "$res"
 cp kmod/vpnflow_preserve.ko tools/vpnsysopt "$res/"
-selftests/vm/run-vm.sh -k "$kver" -t 3000 -r "$res" -- \
+selftests/vm/run-vm.sh -k "$kver" -t 4800 -r "$res" -- \
 	env VPNFLOW_DKMS=$dkms RR_VTI=${RR_VTI:-0} VPNFLOW_KO=/mnt/vpnflow_preserve.ko VPNSYSOPT=/mnt/vpnsysopt \
 	selftests/vm/guest-run.sh "${tests[@]}" | grep --line-buffered -v $'\e'
-verdict=$(selftests/vm/evaluate.sh "$res")
-rc=$?
-echo "$verdict" | grep '^#'
-counts=$(echo "$verdict" | tail -n 1)
-pass=$((pass + $(echo "$counts" | sed -E 's/pass:([0-9]+).*/\1/')))
-fail=$((fail + $(echo "$counts" | sed -E 's/.*fail:([0-9]+).*/\1/')))
-skip=$((skip + $(echo "$counts" | sed -E 's/.*skip:([0-9]+).*/\1/')))
-step=$((step + 1))
-[ "$rc" = 0 ] && echo "ok $step selftests in the VM" || echo "not ok $step selftests in the VM"
+vm_verdict "selftests in the VM" "$res"
 
 if [ "$dkms" = 1 ]; then
 	host_ktap "dkms remove leaves nothing behind" selftests/host/dkms-remove.sh "$kver"
 fi
 
-echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$skip error:0"
-echo "$pass passed, $fail failed"
+totals
 [ "$fail" = 0 ]

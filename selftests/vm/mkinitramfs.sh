@@ -2,12 +2,15 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Build the test VM's initramfs for kernel KVER: busybox-static, the
-# virtio/9p/overlay modules (from /lib/modules/KVER) and ./init.
+# virtio/9p/overlay modules (from MODDIR, default /lib/modules/KVER) and
+# ./init. A module not found under MODDIR/kernel is taken to be built in:
+# a kernel with all of them built in (debug-kernel.sh) gets none.
 #
-#   mkinitramfs.sh KVER OUT.cpio.gz
+#   mkinitramfs.sh KVER OUT.cpio.gz [MODDIR]
 set -eu
 kver=$1
 out=$2
+moddir=${3:-/lib/modules/$kver}
 here=$(cd "$(dirname "$0")" && pwd)
 mods="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
       netfs fscache 9pnet 9pnet_virtio 9p overlay"
@@ -22,9 +25,11 @@ if ldd /bin/busybox >/dev/null 2>&1; then
 fi
 : >"$work/modules.list"
 for m in $mods; do
-	f=$(find "/lib/modules/$kver/kernel" -name "$m.ko*" | head -n 1)
+	f=
+	[ ! -d "$moddir/kernel" ] || f=$(find "$moddir/kernel" -name "$m.ko*" | head -n 1)
 	if [ -z "$f" ]; then
-		# Built in, nothing to load.
+		# Built in (or not needed by this kernel's configuration),
+		# nothing to load.
 		continue
 	fi
 	case "$f" in

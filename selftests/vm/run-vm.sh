@@ -4,26 +4,45 @@
 # Boot Debian's kernel under qemu (TCG) with the host's root over 9p and run
 # one command in it; the console streams to stdout.
 #
-#   run-vm.sh [-k KVER] [-t TIMEOUT_S] [-m MEM] -r RESULTS_DIR -- COMMAND...
+#   run-vm.sh [-k KVER | -K TREE] [-t TIMEOUT_S] [-m MEM] [-a APPEND]
+#             -r RESULTS_DIR -- COMMAND...
 #
+# -k boots Debian's /boot/vmlinuz-KVER (default: guest-kver.sh); -K boots the
+# bzImage of a kernel tree built by debug-kernel.sh (everything built in,
+# 4 GB of RAM unless -m says otherwise; its modules.builtin is installed in
+# the guest's /lib/modules/RELEASE so modprobe of built-in modules works).
+# -a adds to the kernel command line. A -K kernel boots with no5lvl: under
+# KASAN with 5-level paging (-cpu max has LA57) an interrupt during
+# identify_cpu(), which clears and re-reads the CPU feature bits, makes
+# KASAN take direct-map addresses for wild accesses (reports at boot, and
+# lockdep is off for the rest of the run). And with acpi=noirq: that slow
+# a kernel runs the i440FX DSDT's _PRT loop into ACPI's 30 s loop timeout,
+# three times per boot; PCI IRQ routing from the BIOS table is enough
+# (virtio uses MSI-X).
 # COMMAND runs as root in the guest with RESULTS_DIR mounted rw at /mnt and
 # the host's file system (read-only, writable /tmp /run /etc /var /root
 # /lib/modules) around it. The guest has no NIC. Afterwards RESULTS_DIR holds:
 #   console.log  everything the serial console printed
 #   output       COMMAND's stdout and stderr alone
 #   dmesg        the guest's kernel log at the end of COMMAND
+#   kmsg         every kernel message of the run (/dev/kmsg records), also
+#                those a test cleared with dmesg -C
 #   status       COMMAND's exit status (missing: crash or timeout)
 # Exit status: COMMAND's, or 124 on timeout, 125 if the guest died first.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 kver=
+tree=
 timeout_s=1200
-mem=2048
+mem=
+append=
 results=
-while getopts k:t:m:r: o; do
+while getopts k:K:t:m:a:r: o; do
 	case $o in
 	k) kver=$OPTARG ;;
+	K) tree=$OPTARG ;;
+	a) append=$OPTARG ;;
 	t) timeout_s=$OPTARG ;;
 	m) mem=$OPTARG ;;
 	r) results=$OPTARG ;;
@@ -32,24 +51,48 @@ while getopts k:t:m:r: o; do
 done
 shift $((OPTIND - 1))
 [ "${1:-}" = -- ] && shift
-[ -n "$results" ] && [ $# -gt 0 ] || { echo "usage: $0 [-k KVER] [-t S] -r DIR -- CMD..." >&2; exit 2; }
-[ -n "$kver" ] || kver=$("$here/guest-kver.sh") || exit 2
+[ -n "$results" ] && [ $# -gt 0 ] ||
+	{ echo "usage: $0 [-k KVER | -K TREE] [-t S] [-m MB] [-a APPEND] -r DIR -- CMD..." >&2; exit 2; }
+moddir=
+if [ -n "$tree" ]; then
+	tree=$(cd "$tree" && pwd) || exit 2
+	kernel=$tree/arch/x86/boot/bzImage
+	kver=$(cat "$tree/include/config/kernel.release") || exit 2
+	moddir=$(dirname "$tree")/modroot/lib/modules/$kver
+	[ -f "$kernel" ] && [ -d "$moddir" ] || { echo "run-vm: $tree is not a built debug-kernel.sh tree" >&2; exit 2; }
+	[ -n "$mem" ] || mem=4096
+	append="no5lvl acpi=noirq${append:+ $append}"
+else
+	[ -n "$kver" ] || kver=$("$here/guest-kver.sh") || exit 2
+	kernel=/boot/vmlinuz-$kver
+	[ -n "$mem" ] || mem=2048
+fi
 
 cache=${VPNFLOW_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vpnflow-vm}
 mkdir -p "$cache" "$results"
 results=$(cd "$results" && pwd)
 initrd=$cache/initramfs-$kver.cpio.gz
 if [ ! -f "$initrd" ] || [ "$here/init" -nt "$initrd" ] || [ "$here/mkinitramfs.sh" -nt "$initrd" ]; then
-	"$here/mkinitramfs.sh" "$kver" "$initrd" || exit 2
+	"$here/mkinitramfs.sh" "$kver" "$initrd" ${moddir:+"$moddir"} || exit 2
 fi
 
 # The command file the guest's init runs; its exit status lands in status.
-rm -f "$results/status" "$results/dmesg" "$results/console.log" "$results/output"
+rm -f "$results/status" "$results/dmesg" "$results/kmsg" "$results/console.log" "$results/output"
+rm -rf "$results/lib-modules"
+if [ -n "$moddir" ]; then
+	mkdir -p "$results/lib-modules" && cp -a "$moddir" "$results/lib-modules/" || exit 2
+fi
 {
 	echo '#!/bin/sh'
 	echo 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 	echo 'export HOME=/root TERM=dumb VPNFLOW_IN_VM=1'
 	echo "cd $(printf '%q' "$PWD")"
+	# A kernel tree's modules.builtin and depmod files, writable (through
+	# the results folder: the cache may be where the guest has a tmpfs).
+	[ -z "$moddir" ] || echo "mkdir -p /lib/modules && cp -a /mnt/lib-modules/$kver /lib/modules/"
+	# Every kernel message, in /mnt/kmsg: a /dev/kmsg reader keeps what
+	# the tests' dmesg -C clears from the dmesg file.
+	echo 'cat /dev/kmsg > /mnt/kmsg 2>/dev/null & kmsg=$!'
 	# The command's own output also goes to /mnt/output, apart from kernel
 	# messages that interleave with it on the console.
 	echo '{'
@@ -58,6 +101,7 @@ rm -f "$results/status" "$results/dmesg" "$results/console.log" "$results/output
 	echo 'echo $? > /mnt/status'
 	echo '} 2>&1 | tee /mnt/output'
 	echo 'dmesg > /mnt/dmesg'
+	echo 'kill $kmsg'
 	echo 'sync'
 	echo 'echo o > /proc/sysrq-trigger'
 	# init must not exit (that panics) while the power-off completes; the
@@ -70,8 +114,8 @@ timeout -k 10 "$timeout_s" qemu-system-x86_64 \
 	-accel tcg -cpu max -smp 2 -m "$mem" \
 	-nodefaults -nographic -no-reboot -display none -monitor none \
 	-serial stdio -nic none \
-	-kernel "/boot/vmlinuz-$kver" -initrd "$initrd" \
-	-append "console=ttyS0 loglevel=4 panic=-1 oops=panic rdinit=/init mitigations=off nokaslr tsc=reliable vpnflow_repo=$top" \
+	-kernel "$kernel" -initrd "$initrd" \
+	-append "console=ttyS0 loglevel=4 panic=-1 oops=panic rdinit=/init mitigations=off nokaslr tsc=reliable vpnflow_repo=$top${append:+ $append}" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs "local,path=$results,mount_tag=results,security_model=none,multidevs=remap" \
 	-virtfs "local,path=$top,mount_tag=repo,security_model=none,multidevs=remap" \

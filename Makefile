@@ -7,6 +7,7 @@
 #   make install / uninstall  module to /lib/modules/$KVER/updates, vpnsysopt, man pages
 #   make dkms-install / dkms-remove
 #   make check                everything: host checks + the VM selftests (installs deps)
+#   make check-debug          the VM selftests on a KASAN/lockdep/kmemleak/UBSAN kernel
 #   make style / sparse       checkpatch and sparse on the module
 
 KVER    ?= $(shell uname -r)
@@ -18,7 +19,7 @@ MODDIR  := $(DESTDIR)/lib/modules/$(KVER)/updates
 PROBES  := kmod/compat/generated/probes.h
 
 .PHONY: all module tools install uninstall dkms-install dkms-remove clean \
-	check check-host check-spec style sparse deps demo
+	check check-debug check-host check-spec style sparse deps demo bench bench-doc
 
 all: module tools
 
@@ -86,5 +87,20 @@ deps:
 check: deps
 	selftests/vm/check.sh
 
+# The selftests on a debug kernel built from Debian's linux-source-6.1
+# (cached); see README. Hours, not part of `make check`.
+check-debug:
+	scripts/deps.sh debug
+	selftests/vm/check-debug.sh
+
 demo: deps
 	selftests/vm/demo.sh
+
+# Benchmarks (issue #7) in the VM: prints a table of ratios; results in
+# build/bench. BENCH_SCALE=quick for a short run; see docs/benchmarks.md.
+bench: deps
+	bench/run.sh
+
+# Put the last run's table (build/bench/table.md) into docs/benchmarks.md.
+bench-doc:
+	bench/doc.sh build/bench/table.md docs/benchmarks.md

@@ -2,6 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # Install what building and testing vpnflow needs, from Debian's archive.
 # Does nothing when everything is there already.
+#
+#   deps.sh           what `make check` and `make demo` need
+#   deps.sh debug     and what building the debug kernel needs (check-debug)
 set -eu
 pkgs="build-essential make gcc pkg-config python3 python3-yaml libmnl-dev
       clang-14 libclang-rt-14-dev
@@ -10,6 +13,7 @@ pkgs="build-essential make gcc pkg-config python3 python3-yaml libmnl-dev
       strongswan-charon strongswan-swanctl strongswan-libcharon libstrongswan-standard-plugins
       iproute2 iptables nftables conntrack tcpdump socat iperf3 netcat-openbsd
       procps psmisc util-linux xz-utils iputils-ping python3"
+[ "${1:-}" != debug ] || pkgs="$pkgs bc bison flex libelf-dev libssl-dev"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' ||

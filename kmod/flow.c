@@ -146,8 +146,11 @@ static void vpnflow_flow_resume_locked(struct vpnflow_net *vn, struct vpnflow_fl
 }
 
 static void vpnflow_flow_note_dev(struct vpnflow_flow *f, enum ip_conntrack_dir dir,
-				  const struct sk_buff *skb, const struct net_device *out)
+				  bool sealed, const struct sk_buff *skb,
+				  const struct net_device *out)
 {
+	if (sealed && !(f->sealed & BIT(dir)))
+		WRITE_ONCE(f->sealed, f->sealed | BIT(dir));
 	if (!f->ifindex_in[dir] && skb->skb_iif)
 		WRITE_ONCE(f->ifindex_in[dir], skb->skb_iif);
 	if (!f->ifindex_out[dir] && out)
@@ -209,13 +212,15 @@ static bool vpnflow_flow_evict(struct vpnflow_net *vn)
 }
 
 /*
- * The data path saw a packet of @ct protected by tunnel-mode SA @x: track
- * the flow, move it to @x's tunnel if it was elsewhere, and resume it if
- * it was preserved. Softirq or process context, under RCU.
+ * The data path saw a packet of @ct protected by tunnel-mode SA @x (about
+ * to be encrypted by it if @sealed, else decrypted by it): track the flow,
+ * move it to @x's tunnel if it was elsewhere, and resume it if it was
+ * preserved. Softirq or process context, under RCU.
  */
 void vpnflow_flow_track(struct vpnflow_net *vn, struct nf_conn *ct,
 			enum ip_conntrack_dir dir, const struct xfrm_state *x,
-			const struct sk_buff *skb, const struct net_device *out)
+			bool sealed, const struct sk_buff *skb,
+			const struct net_device *out)
 {
 	struct vpnflow_tunnel_key k;
 	struct vpnflow_tunnel *t;
@@ -227,7 +232,7 @@ void vpnflow_flow_track(struct vpnflow_net *vn, struct nf_conn *ct,
 		spin_lock_bh(&vn->tlock);
 		if (!f->tun)
 			goto unlock;	/* being released */
-		vpnflow_flow_note_dev(f, dir, skb, out);
+		vpnflow_flow_note_dev(f, dir, sealed, skb, out);
 		if (!vpnflow_tunnel_key_eq(&f->tun->key, &k)) {
 			t = vpnflow_tunnel_get_or_create(vn, &k, GFP_ATOMIC);
 			if (!t)
@@ -253,7 +258,7 @@ unlock:
 	f->start = jiffies;
 	f->state = VPNFLOW_FLOW_STATE_ACTIVE;
 	INIT_LIST_HEAD(&f->tnode);
-	vpnflow_flow_note_dev(f, dir, skb, out);
+	vpnflow_flow_note_dev(f, dir, sealed, skb, out);
 
 	spin_lock_bh(&vn->tlock);
 	t = vpnflow_tunnel_get_or_create(vn, &k, GFP_ATOMIC);

@@ -30,6 +30,7 @@ struct vpnflow_flow {
 	u32 tunnel_id;			/* of the tunnel it was last linked to */
 	u8 state;			/* VPNFLOW_FLOW_STATE_*; READ_ONCE */
 	u8 proto;
+	u8 sealed;			/* BIT(dir): that direction left encrypted */
 	int ifindex_in[IP_CT_DIR_MAX];	/* where each direction came in */
 	int ifindex_out[IP_CT_DIR_MAX];	/* and went out */
 	unsigned long start;		/* jiffies */
@@ -45,7 +46,8 @@ struct vpnflow_flow *vpnflow_flow_lookup(struct vpnflow_net *vn,
 					 const struct nf_conn *ct);
 void vpnflow_flow_track(struct vpnflow_net *vn, struct nf_conn *ct,
 			enum ip_conntrack_dir dir, const struct xfrm_state *x,
-			const struct sk_buff *skb, const struct net_device *out);
+			bool sealed, const struct sk_buff *skb,
+			const struct net_device *out);
 void vpnflow_flows_tunnel_down(struct vpnflow_net *vn, struct vpnflow_tunnel *t);
 void vpnflow_flows_gc(struct vpnflow_net *vn);
 

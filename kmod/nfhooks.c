@@ -11,9 +11,10 @@
  *    tunnel-mode SA (its dst is an xfrm bundle on the way out, or its
  *    secpath says it was decrypted) tracks, moves or resumes its flow; a
  *    preserved flow's packet that is not protected is dropped instead of
- *    leaving in cleartext (or being NATed). A new entry outside any tunnel
- *    is offered to reclassify-vpn, which records it if it falls in the
- *    selectors of a tunnel it has armed.
+ *    leaving in cleartext (or being NATed), and so is an active flow's
+ *    while its tunnel's policies are being withdrawn. A new entry outside
+ *    any tunnel is offered to reclassify-vpn, which records it if it falls
+ *    in the selectors of a tunnel it has armed.
  *
  * Copyright (C) 2026 The vpnflow authors.
  */
@@ -89,12 +90,30 @@ static unsigned int vpnflow_nf_hold(void *priv, struct sk_buff *skb,
 	return NF_ACCEPT;
 }
 
+/*
+ * An active flow's packet, unprotected, in a direction that used to leave
+ * here encrypted, while its tunnel's outbound policies are being removed
+ * (vpnflow_tunnel_policy_gone()): the tunnel is about to be seen down.
+ * With preserve-vpn-flows on it is held like a preserved flow's packet.
+ * ICMP errors (RELATED) are not the flow's own packets: they pass.
+ */
+static bool vpnflow_flow_withdrawn(const struct vpnflow_net *vn,
+				   const struct vpnflow_flow *f,
+				   const struct vpnflow_tunnel *t,
+				   enum ip_conntrack_info ctinfo)
+{
+	return t && READ_ONCE(t->withdrawn) &&
+	       (ctinfo == IP_CT_ESTABLISHED || ctinfo == IP_CT_ESTABLISHED_REPLY) &&
+	       (READ_ONCE(f->sealed) & BIT(CTINFO2DIR(ctinfo))) &&
+	       READ_ONCE(vn->opts.preserve_vpn_flows);
+}
+
 static unsigned int vpnflow_nf_track(void *priv, struct sk_buff *skb,
 				     const struct nf_hook_state *state)
 {
 	struct vpnflow_net *vn = priv;
 	enum ip_conntrack_info ctinfo;
-	const struct xfrm_state *x;
+	const struct xfrm_state *xo, *x;
 	struct vpnflow_tunnel *t = NULL;
 	struct vpnflow_flow *f;
 	struct nf_conn *ct;
@@ -102,21 +121,24 @@ static unsigned int vpnflow_nf_track(void *priv, struct sk_buff *skb,
 	ct = nf_ct_get(skb, &ctinfo);
 	if (!ct || nf_ct_is_template(ct))
 		return NF_ACCEPT;
-	x = vpnflow_skb_out_state(skb) ?: vpnflow_skb_in_state(skb);
+	xo = vpnflow_skb_out_state(skb);
+	x = xo ?: vpnflow_skb_in_state(skb);
 	f = atomic_read(&vn->nflows) ? vpnflow_flow_lookup(vn, ct) : NULL;
+	if (f)
+		t = READ_ONCE(f->tun);	/* RCU keeps it valid */
 
-	if (f && READ_ONCE(f->state) == VPNFLOW_FLOW_STATE_PRESERVED && !x &&
-	    !vpnflow_dev_is_tunnel(state->out)) {
+	if (f && !x && !vpnflow_dev_is_tunnel(state->out) &&
+	    (READ_ONCE(f->state) == VPNFLOW_FLOW_STATE_PRESERVED ||
+	     vpnflow_flow_withdrawn(vn, f, t, ctinfo))) {
 		/* Keep the flow, not the packet: no cleartext, no NAT. */
 		atomic64_inc(&vn->cnt.pkts_dropped);
 		return NF_DROP;
 	}
-	if (f)
-		t = READ_ONCE(f->tun);	/* RCU keeps it valid */
 	/* The lock is only taken for news: new flow, resume, tunnel change. */
 	if (x && (!f || !t || READ_ONCE(f->state) == VPNFLOW_FLOW_STATE_PRESERVED ||
 		  !READ_ONCE(t->up) || !READ_ONCE(f->ifindex_out[CTINFO2DIR(ctinfo)])))
-		vpnflow_flow_track(vn, ct, CTINFO2DIR(ctinfo), x, skb, state->out);
+		vpnflow_flow_track(vn, ct, CTINFO2DIR(ctinfo), x, x == xo, skb,
+				   state->out);
 	/* A new entry outside any tunnel: reclassify-vpn's candidate? */
 	if (!x && !f && READ_ONCE(vn->narmed) && !nf_ct_is_confirmed(ct) &&
 	    !vpnflow_dev_is_tunnel(state->out))

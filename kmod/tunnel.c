@@ -316,8 +316,39 @@ void vpnflow_tunnel_policy_news(struct vpnflow_net *vn, const struct xfrm_policy
 		return;
 	spin_lock_bh(&vn->tlock);
 	t = vpnflow_tunnel_find(vn, &k);
-	if (t)
+	if (t) {
 		t->policy_news = true;
+		WRITE_ONCE(t->withdrawn, false);
+	}
+	spin_unlock_bh(&vn->tlock);
+}
+
+/*
+ * xfrm notifier (any context): an outbound policy was deleted or hard-
+ * expired (@xp), or all policies were flushed (@xp NULL). The tunnel it
+ * pointed at is withdrawn until an outbound policy of it comes again: an
+ * IKE daemon removes a CHILD_SA's policies and SAs one by one, and the
+ * reconcile that declares the tunnel down runs later, in process context.
+ * Meanwhile the data path holds the packets of its flows that would leave
+ * unprotected (nfhooks.c) instead of letting them out in cleartext.
+ */
+void vpnflow_tunnel_policy_gone(struct vpnflow_net *vn, const struct xfrm_policy *xp)
+{
+	struct vpnflow_tunnel_key k;
+	struct vpnflow_tunnel *t;
+	int bkt;
+
+	if (xp && !vpnflow_policy_tunnel_key(xp, &k))
+		return;
+	spin_lock_bh(&vn->tlock);
+	if (xp) {
+		t = vpnflow_tunnel_find(vn, &k);
+		if (t)
+			WRITE_ONCE(t->withdrawn, true);
+	} else {
+		hash_for_each(vn->tunnels, bkt, t, node)
+			WRITE_ONCE(t->withdrawn, true);
+	}
 	spin_unlock_bh(&vn->tlock);
 }
 

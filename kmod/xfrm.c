@@ -50,10 +50,26 @@ static int vpnflow_km_notify_policy(struct xfrm_policy *xp, int dir,
 	 * A tunnel that came up may have been waiting for its policies; one
 	 * already reclassified may have more traffic now.
 	 */
-	if (c->event == XFRM_MSG_NEWPOLICY || c->event == XFRM_MSG_UPDPOLICY) {
+	switch (c->event) {
+	case XFRM_MSG_NEWPOLICY:
+	case XFRM_MSG_UPDPOLICY:
 		if (xp && dir == XFRM_POLICY_OUT)
 			vpnflow_tunnel_policy_news(vn, xp);
 		vpnflow_netns_kick(vn);
+		break;
+	case XFRM_MSG_POLEXPIRE:
+		/* A hard expiry deletes the policy; a soft one changes nothing. */
+		if (!c->data.hard)
+			break;
+		fallthrough;
+	case XFRM_MSG_DELPOLICY:
+		/* Its flows must not leak before the tunnel is seen down. */
+		if (xp && dir == XFRM_POLICY_OUT)
+			vpnflow_tunnel_policy_gone(vn, xp);
+		break;
+	case XFRM_MSG_FLUSHPOLICY:
+		vpnflow_tunnel_policy_gone(vn, NULL);
+		break;
 	}
 	return 0;
 }

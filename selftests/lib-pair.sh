@@ -68,3 +68,35 @@ udp_flows()
 	    s.close()
 	PY
 }
+
+PAIR_KEY=0x0123456789abcdef0123456789abcdef01234567
+
+# pair_sas NETNS add|del: the tunnel's two SAs (reqid 1), as NETNS sees them.
+pair_sas()
+{
+	if [ "$2" = add ]; then
+		echo "xfrm state add src $GWB dst $GWA proto esp spi 0x200 reqid 1 mode tunnel aead rfc4106(gcm(aes)) $PAIR_KEY 128"
+		echo "xfrm state add src $GWA dst $GWB proto esp spi 0x100 reqid 1 mode tunnel aead rfc4106(gcm(aes)) $PAIR_KEY 128"
+	else
+		echo "xfrm state delete src $GWA dst $GWB proto esp spi 0x100"
+		echo "xfrm state delete src $GWB dst $GWA proto esp spi 0x200"
+	fi | ip -n "$1" -batch -
+}
+
+# pair_pols NETNS add|del MINE THEIRS...: out and fwd policies MINE <-> each
+# THEIRS (NETNS is $gwa or $gwb).
+pair_pols()
+{
+	local ns=$1 op=$2 mine=$3 me=$GWA peer=$GWB theirs
+	shift 3
+	[ "$ns" = "$gwb" ] && { me=$GWB; peer=$GWA; }
+	for theirs in "$@"; do
+		if [ "$op" = add ]; then
+			echo "xfrm policy add src $mine dst $theirs dir out tmpl src $me dst $peer proto esp reqid 1 mode tunnel"
+			echo "xfrm policy add src $theirs dst $mine dir fwd tmpl src $peer dst $me proto esp reqid 1 mode tunnel"
+		else
+			echo "xfrm policy delete src $mine dst $theirs dir out"
+			echo "xfrm policy delete src $theirs dst $mine dir fwd"
+		fi
+	done | ip -n "$ns" -batch -
+}

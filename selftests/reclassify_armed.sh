@@ -28,7 +28,6 @@ ktap_plan 13
 UDP=$VPNFLOW_TOP/selftests/tools/udpstream.py
 C_NET=203.0.113.0/24	# a subnet the tunnel gains at a re-install
 D_NET=198.18.0.0/24	# a subnet the tunnel gains while up
-KEY=0x0123456789abcdef0123456789abcdef01234567
 NBG=300
 tmp=$(mktemp -d)
 defer rm -rf "$tmp"
@@ -46,33 +45,6 @@ ip netns exec "$gwa" sysctl -qw net.netfilter.nf_conntrack_events=1
 ip netns exec "$gwa" conntrack -E -e DESTROY -p udp >"$tmp/events" 2>/dev/null &
 defer kill $!
 
-# sas NETNS add|del: the tunnel's two SAs (reqid 1).
-sas()
-{
-	if [ "$2" = add ]; then
-		echo "xfrm state add src $GWB dst $GWA proto esp spi 0x200 reqid 1 mode tunnel aead rfc4106(gcm(aes)) $KEY 128"
-		echo "xfrm state add src $GWA dst $GWB proto esp spi 0x100 reqid 1 mode tunnel aead rfc4106(gcm(aes)) $KEY 128"
-	else
-		echo "xfrm state delete src $GWA dst $GWB proto esp spi 0x100"
-		echo "xfrm state delete src $GWB dst $GWA proto esp spi 0x200"
-	fi | ip -n "$1" -batch -
-}
-# pols NETNS add|del MINE THEIRS...: out and fwd policies MINE <-> each THEIRS.
-pols()
-{
-	local ns=$1 op=$2 mine=$3 me=$GWA peer=$GWB theirs
-	shift 3
-	[ "$ns" = "$gwb" ] && { me=$GWB; peer=$GWA; }
-	for theirs in "$@"; do
-		if [ "$op" = add ]; then
-			echo "xfrm policy add src $mine dst $theirs dir out tmpl src $me dst $peer proto esp reqid 1 mode tunnel"
-			echo "xfrm policy add src $theirs dst $mine dir fwd tmpl src $peer dst $me proto esp reqid 1 mode tunnel"
-		else
-			echo "xfrm policy delete src $mine dst $theirs dir out"
-			echo "xfrm policy delete src $theirs dst $mine dir fwd"
-		fi
-	done | ip -n "$ns" -batch -
-}
 cnt()
 {
 	local j
@@ -97,9 +69,9 @@ stray()
 	busywait 10000 sh -c "[ \$(ip netns exec $gwa conntrack -L -p udp --dport $2 2>/dev/null | grep -c 'dst=$GWA') -ge 1 ]"
 }
 # gwa_down: policies out first (the cleartext window opens), then the SAs.
-gwa_down() { pols "$gwa" del $A_LAN "${SEL[@]}" && sas "$gwa" del; }
+gwa_down() { pair_pols "$gwa" del $A_LAN "${SEL[@]}" && pair_sas "$gwa" del; }
 # gwa_up: SAs first (reclassify-vpn waits for the policies), then policies.
-gwa_up() { sas "$gwa" add && pols "$gwa" add $A_LAN "${SEL[@]}"; }
+gwa_up() { pair_sas "$gwa" add && pair_pols "$gwa" add $A_LAN "${SEL[@]}"; }
 
 vpnflow_load || ktap_skip_all "cannot load the module"
 defer vpnflow_unload
@@ -111,7 +83,7 @@ ktap_info "background: $(natted 7000) NATed entries on gwa outside the selectors
 
 # --- the first pass walks the table and arms the tunnel ---
 SEL=("$B_LAN")
-sas "$gwb" add && pols "$gwb" add $B_LAN $A_LAN
+pair_sas "$gwb" add && pair_pols "$gwb" add $B_LAN $A_LAN
 gwa_up
 first_pass() { busywait 10000 cnt_ge reclassify_walks 1 && cnt_ge reclassify_examined $NBG; }
 ktap_check "first up: reclassify-vpn walks the table once (every entry examined)" first_pass
@@ -119,9 +91,9 @@ w0=$(cnt reclassify_walks); e0=$(cnt reclassify_examined); r0=$(cnt flows_reclas
 ktap_info "after the first pass: walks $w0, examined $e0, reclassified $r0"
 
 # --- strays created in the cleartext window and while down: candidates ---
-pols "$gwa" del $A_LAN "${SEL[@]}"
+pair_pols "$gwa" del $A_LAN "${SEL[@]}"
 stray 40000 5004			# policies gone, SAs still there
-sas "$gwa" del
+pair_sas "$gwa" del
 stray 40001 5005			# tunnel down
 n0=$(grep -c . "$tmp/events")
 gwa_up
@@ -183,7 +155,7 @@ ktap_check "selectors changed: the stray inside the new selector is removed" nat
 udp_flows 198.18.0.5 5010 43000 1
 busywait 10000 natted_is 5010 1
 dmesg -C
-pols "$gwa" add $A_LAN "$D_NET"
+pair_pols "$gwa" add $A_LAN "$D_NET"
 SEL+=("$D_NET")
 added_done() { cnt_ge reclassify_walks $((w4 + 1)) && natted_is 5010 0; }
 busywait 10000 added_done

@@ -256,7 +256,9 @@ def cmd_report(a):
             t = (os.path.join(base, 'work', 'trace-teardown.txt') if r['kind'] == 'teardown' else
                  os.path.join(base, 'work', f"trace-{r['kind']}-{r['tunnel']}-{r['table']}-{r['rep']}.txt"))
             if os.path.exists(t):
-                R[i] = event_record(t, r['kind'], r['tunnel'], r['n'], r['table'], r['rep'], r['count'])
+                # What the trace cannot tell (counters read around the event) stays.
+                R[i] = event_record(t, r['kind'], r['tunnel'], r['n'], r['table'], r['rep'], r['count'],
+                                    r.get('walks', ''), r.get('examined', ''))
     cfg = next((r for r in R if r['part'] == 'config'), {})
     o = Out()
     o.p(f"vpnflow benchmarks, {cfg.get('date', '?')}: scale {cfg.get('scale')}, kernel "

@@ -28,13 +28,7 @@ finish()
 	exit
 }
 
-if [ $# -gt 0 ]; then
-	tests=("$@")
-	full=0
-else
-	mapfile -t tests < <(ls selftests/*.sh | grep -v '/lib[^/]*\.sh$')
-	full=1
-fi
+select_tests "$@"
 cache=${VPNFLOW_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vpnflow-vm}
 res=$cache/debug-results
 

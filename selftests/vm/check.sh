@@ -25,15 +25,8 @@ done
 shift $((OPTIND - 1))
 [ -n "$kver" ] || kver=$(selftests/vm/guest-kver.sh) || exit 1
 
-if [ $# -gt 0 ]; then
-	tests=("$@")
-	full=0
-else
-	mapfile -t tests < <(ls selftests/*.sh | grep -v '/lib[^/]*\.sh$')
-	full=1
-fi
-
 source selftests/vm/lib-check.sh
+select_tests "$@"
 
 echo "KTAP version 1"
 echo "# vpnflow selftests, guest kernel $kver"

@@ -13,6 +13,19 @@ step=0
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 
+# select_tests [TEST...]: the selftests to run in the VM, in $tests: those
+# named, or every selftests/*.sh but the libraries (then $full is 1).
+select_tests()
+{
+	if [ $# -gt 0 ]; then
+		tests=("$@")
+		full=0
+	else
+		mapfile -t tests < <(ls selftests/*.sh | grep -v '/lib[^/]*\.sh$')
+		full=1
+	fi
+}
+
 # result NAME RC: one top-level KTAP line per host step.
 result()
 {

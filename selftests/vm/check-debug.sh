@@ -7,12 +7,17 @@
 #      PROVE_RCU, DEBUG_ATOMIC_SLEEP, UBSAN, DEBUG_LIST, panic on oops)
 #   2. build the module against that tree (with -g, for file:line) and vpnsysopt
 #   3. the debug rig's self-test: the run must catch each kind of report
-#   4. boot the debug kernel and run every selftests/*.sh in it, then
-#      kmemleak.sh; judged by evaluate.sh: any failed case, missing result,
-#      splat, lockdep report or kmemleak finding of ours fails the run
-# Ends with "N passed, N failed" and exits non-zero on any failure. The
-# guest's results (console.log, dmesg, output) and the module built for it
-# stay in ${VPNFLOW_VM_CACHE:-~/.cache/vpnflow-vm}/debug-results.
+#   4. boot the debug kernel in VPNFLOW_LANES guests at once (default 2:
+#      TCG runs a guest's tests mostly on one host core), which share the
+#      selftests/*.sh through a queue (guest-run.sh -q), longest first;
+#      each guest ends with kmemleak.sh. Judged by evaluate.sh per guest:
+#      any failed case, test without a result, splat, lockdep report or
+#      kmemleak finding of ours fails the run
+# Ends with "N passed, N failed" and exits non-zero on any failure. Each
+# guest's results (console.log, dmesg, kmsg, output) are in laneN/ of
+# ${VPNFLOW_VM_CACHE:-~/.cache/vpnflow-vm}/debug-results, the queue (which
+# lane ran what, its result and seconds) in queue/; the durations order
+# the next run's tests (debug-durations next to it).
 #
 #   check-debug.sh [TEST...]      (TEST: selftests/<name>.sh; default all)
 set -u
@@ -48,14 +53,56 @@ if [ "$full" = 1 ]; then
 	host_ktap "debug rig catches splats, lockdep and leaks" selftests/vm/rig-debug.sh "$tree"
 fi
 
+# Longest first, by the last run's durations; without them stress.sh and
+# preserve.sh, then the rest by size.
+durs=$cache/debug-durations
+mapfile -t tests < <(for t in "${tests[@]}"; do
+	n=$(basename "$t")
+	d=$(awk -v n="$n" '$1 == n { print $2 }' "$durs" 2>/dev/null)
+	case $n in stress.sh | preserve.sh) w=100000000 ;; *) w=$(stat -c %s "$t") ;; esac
+	echo "${d:-$w} $t"
+done | sort -rn | cut -d' ' -f2-)
+lanes=${VPNFLOW_LANES:-2}
+[ "$lanes" -ge 1 ] 2>/dev/null || lanes=1
+[ "$lanes" -le "${#tests[@]}" ] || lanes=${#tests[@]}
+
 rm -rf "$res"
-mkdir -p "$res"
-cp kmod/vpnflow_preserve.ko tools/vpnsysopt "$res/"
-echo "# the selftests on $kver; results in $res"
-selftests/vm/run-vm.sh -K "$tree" -t 14400 -a kasan_multi_shot -r "$res" -- \
-	env VPNFLOW_DKMS=0 VPNFLOW_KO=/mnt/vpnflow_preserve.ko VPNSYSOPT=/mnt/vpnsysopt \
-	VPNFLOW_SLOW="${VPNFLOW_SLOW:-3}" VPNFLOW_KMEMLEAK_STRICT="${VPNFLOW_KMEMLEAK_STRICT:-0}" \
-	selftests/vm/debug-guest.sh -t 3600 "${tests[@]}" | grep --line-buffered -v $'\e'
-vm_verdict "selftests on the debug kernel" "$res"
+mkdir -p "$res/queue"
+echo "# the selftests on $kver in $lanes guests; results in $res"
+pids=()
+for ((l = 1; l <= lanes; l++)); do
+	mkdir -p "$res/lane$l"
+	cp kmod/vpnflow_preserve.ko tools/vpnsysopt "$res/lane$l/"
+	selftests/vm/run-vm.sh -K "$tree" -t 14400 -a kasan_multi_shot \
+		-s "$res/queue" -r "$res/lane$l" -- \
+		env VPNFLOW_DKMS=0 VPNFLOW_KO=/mnt/vpnflow_preserve.ko VPNSYSOPT=/mnt/vpnsysopt \
+		VPNFLOW_SLOW="${VPNFLOW_SLOW:-3}" VPNFLOW_KMEMLEAK_STRICT="${VPNFLOW_KMEMLEAK_STRICT:-0}" \
+		selftests/vm/debug-guest.sh -t 3600 -q /run/vpnflow-share "${tests[@]}" 2>&1 |
+		grep --line-buffered -v $'\e' | sed -u "s/^/# lane$l: /" &
+	pids+=($!)
+done
+wait "${pids[@]}"
+for ((l = 1; l <= lanes; l++)); do
+	vm_verdict "selftests on the debug kernel, guest $l of $lanes" "$res/lane$l"
+done
+# Every test ran in some guest to its end (a guest that crashed leaves the
+# test it was running claimed, without a result).
+missing=0
+: >"$log/durations"
+for t in "${tests[@]}"; do
+	n=$(basename "$t")
+	if [ -f "$res/queue/$n/result" ]; then
+		echo "$n $(cat "$res/queue/$n/seconds")" >>"$log/durations"
+	else
+		[ -d "$res/queue/$n" ] && why="started, never finished" || why="never started"
+		result "$n ran to its end in a guest ($why)" 1
+		missing=$((missing + 1))
+	fi
+done
+[ "$missing" = 0 ] && result "every selftest ran to its end in a guest" 0
+# This run's durations, and the last known of the tests it did not run.
+{ cat "$log/durations"; cat "$durs" 2>/dev/null; } | awk '!seen[$1]++' >"$durs.new" &&
+	mv "$durs.new" "$durs"
+echo "# seconds per test: $(sort -k2 -rn "$log/durations" | tr '\n' ' ')"
 echo "# check-debug took $(( ($(date +%s) - start) / 60 )) min"
 finish

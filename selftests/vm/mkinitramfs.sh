@@ -41,5 +41,7 @@ for m in $mods; do
 	echo "$m" >>"$work/modules.list"
 done
 install -m 0755 "$here/init" "$work/init"
-(cd "$work" && find . | cpio -o -H newc --quiet | gzip -1) >"$out.tmp"
-mv "$out.tmp" "$out"
+# Guests started at once (check-debug's lanes) may build it side by side:
+# each writes its own file and renames it into place.
+(cd "$work" && find . | cpio -o -H newc --quiet | gzip -1) >"$out.$$.tmp"
+mv "$out.$$.tmp" "$out"

@@ -5,7 +5,7 @@
 # one command in it; the console streams to stdout.
 #
 #   run-vm.sh [-k KVER | -K TREE] [-t TIMEOUT_S] [-m MEM] [-a APPEND]
-#             -r RESULTS_DIR -- COMMAND...
+#             [-s SHARED_DIR] -r RESULTS_DIR -- COMMAND...
 #
 # -k boots Debian's /boot/vmlinuz-KVER (default: guest-kver.sh); -K boots the
 # bzImage of a kernel tree built by debug-kernel.sh (everything built in,
@@ -28,6 +28,9 @@
 #   kmsg         every kernel message of the run (/dev/kmsg records), also
 #                those a test cleared with dmesg -C
 #   status       COMMAND's exit status (missing: crash or timeout)
+# -s mounts SHARED_DIR rw at /run/vpnflow-share in the guest: a folder
+# several guests running at once see (no caching: a mkdir there is atomic
+# across them).
 # Exit status: COMMAND's, or 124 on timeout, 125 if the guest died first.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -38,7 +41,8 @@ timeout_s=1200
 mem=
 append=
 results=
-while getopts k:K:t:m:a:r: o; do
+share=
+while getopts k:K:t:m:a:r:s: o; do
 	case $o in
 	k) kver=$OPTARG ;;
 	K) tree=$OPTARG ;;
@@ -46,13 +50,14 @@ while getopts k:K:t:m:a:r: o; do
 	t) timeout_s=$OPTARG ;;
 	m) mem=$OPTARG ;;
 	r) results=$OPTARG ;;
+	s) share=$(cd "$OPTARG" && pwd) || exit 2 ;;
 	*) exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
 [ "${1:-}" = -- ] && shift
 [ -n "$results" ] && [ $# -gt 0 ] ||
-	{ echo "usage: $0 [-k KVER | -K TREE] [-t S] [-m MB] [-a APPEND] -r DIR -- CMD..." >&2; exit 2; }
+	{ echo "usage: $0 [-k KVER | -K TREE] [-t S] [-m MB] [-a APPEND] [-s DIR] -r DIR -- CMD..." >&2; exit 2; }
 moddir=
 if [ -n "$tree" ]; then
 	tree=$(cd "$tree" && pwd) || exit 2
@@ -109,6 +114,12 @@ fi
 	echo 'while :; do :; done'
 } >"$results/cmd"
 
+sharefs=()
+if [ -n "$share" ]; then
+	sharefs=(-virtfs "local,path=$share,mount_tag=share,security_model=none,multidevs=remap")
+	append="vpnflow_share=1${append:+ $append}"
+fi
+
 # KVM cannot run guests on these machines: TCG only.
 timeout -k 10 "$timeout_s" qemu-system-x86_64 \
 	-accel tcg -cpu max -smp 2 -m "$mem" \
@@ -119,6 +130,7 @@ timeout -k 10 "$timeout_s" qemu-system-x86_64 \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs "local,path=$results,mount_tag=results,security_model=none,multidevs=remap" \
 	-virtfs "local,path=$top,mount_tag=repo,security_model=none,multidevs=remap" \
+	"${sharefs[@]}" \
 	</dev/null 2>&1 | sed -u 's/\r$//' | tee "$results/console.log"
 rc=${PIPESTATUS[0]}
 [ "$rc" = 124 ] && { echo "run-vm: guest timed out after ${timeout_s}s" >&2; exit 124; }

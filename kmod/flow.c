@@ -66,7 +66,7 @@ void vpnflow_flows_destroy(struct vpnflow_net *vn)
 	hash_for_each(vn->tunnels, bkt, t, node)
 		INIT_LIST_HEAD(&t->flows);
 	spin_unlock_bh(&vn->tlock);
-	vn->gc_next = NULL;
+	vn->walk_next = NULL;
 	rhashtable_free_and_destroy(&vn->flows, vpnflow_flow_free_one, NULL);
 	atomic_set(&vn->nflows, 0);
 	atomic_set(&vn->npreserved, 0);
@@ -111,8 +111,8 @@ static void vpnflow_flow_unlink_tunnel(struct vpnflow_flow *f)
 /* Caller holds vn->tlock: forget the flow entirely (freed by the caller). */
 static void vpnflow_flow_unlink(struct vpnflow_net *vn, struct vpnflow_flow *f)
 {
-	if (vn->gc_next == f)
-		vn->gc_next = NULL;	/* the GC's place: see vpnflow_flows_gc_batch() */
+	if (vn->walk_next == f)
+		vn->walk_next = NULL;	/* a walk's place: see vpnflow_flows_gc_batch() */
 	if (f->state == VPNFLOW_FLOW_STATE_PRESERVED)
 		atomic_dec(&vn->npreserved);
 	vpnflow_flow_unlink_tunnel(f);
@@ -369,53 +369,86 @@ static bool vpnflow_flow_preservable(const struct vpnflow_flow *f)
 	return f->proto == IPPROTO_TCP && !vpnflow_flow_finished(f);
 }
 
+/* Flows looked at per lock hold by the tunnel-down pass. */
+#define VPNFLOW_DOWN_SCAN 256
+
+/*
+ * One lock hold of the tunnel-down pass over @t's flows: look at most
+ * VPNFLOW_DOWN_SCAN of them from where the last hold stopped, preserve
+ * TCP flows in place (@preserve) and unlink the others, at most
+ * VPNFLOW_BATCH, into @gone. Returns how many were unlinked; *@more says
+ * whether flows are left to look at.
+ *
+ * Preserved flows stay where they are in t->flows: the place to go on
+ * from is vn->walk_next, as in the GC (see vpnflow_flows_gc_batch()). If
+ * the data path took that flow away meanwhile, the walk starts again
+ * from the head: flows already preserved are seen again and left as they
+ * are (their deadline counts from their own preserved_at).
+ */
+static noinline unsigned int vpnflow_flows_down_batch(struct vpnflow_net *vn,
+						      struct vpnflow_tunnel *t, bool first,
+						      struct vpnflow_flow **gone, bool *more)
+{
+	bool preserve = READ_ONCE(vn->opts.preserve_vpn_flows);
+	u32 timeout = READ_ONCE(vn->opts.preserve_timeout);
+	bool listeners = vpnflow_nl_listening(vn);
+	unsigned long now = jiffies;
+	struct vpnflow_flow *f, *next;
+	unsigned int n = 0, news = 0, scan;
+
+	spin_lock_bh(&vn->tlock);
+	f = first ? NULL : vn->walk_next;
+	if (!f || f->tun != t)
+		f = list_first_entry(&t->flows, struct vpnflow_flow, tnode);
+	for (scan = 0; scan < VPNFLOW_DOWN_SCAN && n < VPNFLOW_BATCH &&
+	     !list_entry_is_head(f, &t->flows, tnode); scan++) {
+		next = list_next_entry(f, tnode);
+		if (preserve && vpnflow_flow_preservable(f)) {
+			if (f->state == VPNFLOW_FLOW_STATE_ACTIVE) {
+				f->preserved_at = now;
+				f->ct_timeout = 0;
+				WRITE_ONCE(f->state, VPNFLOW_FLOW_STATE_PRESERVED);
+				news++;
+				if (listeners)
+					vpnflow_nl_flow_event(vn, f, VPNFLOW_EVENT_TYPE_PRESERVED,
+							      GFP_ATOMIC);
+			}
+			WRITE_ONCE(f->deadline, vpnflow_deadline(f, timeout));
+			WRITE_ONCE(f->ct->timeout, f->deadline);
+		} else {
+			vpnflow_flow_unlink(vn, f);
+			gone[n++] = f;
+		}
+		f = next;
+	}
+	if (news) {
+		t->npreserved += news;
+		atomic_add(news, &vn->npreserved);
+		atomic64_add(news, &vn->cnt.flows_preserved);
+	}
+	*more = !list_entry_is_head(f, &t->flows, tnode);
+	vn->walk_next = *more ? f : NULL;
+	spin_unlock_bh(&vn->tlock);
+	return n;
+}
+
 /*
  * Tunnel @t is down: preserve its TCP flows (option on) or tear them down,
- * and remove its other flows. Process context; batches of VPNFLOW_BATCH
- * flows per lock hold, rescheduling in between.
+ * and remove its other flows. Process context, under vn->work_lock (the
+ * reconcile); vn->tlock is held for at most VPNFLOW_DOWN_SCAN flows at a
+ * time, teardowns (log, event, conntrack delete) happen outside it.
  */
 void vpnflow_flows_tunnel_down(struct vpnflow_net *vn, struct vpnflow_tunnel *t)
 {
 	struct vpnflow_flow *f, *gone[VPNFLOW_BATCH];
 	unsigned int n, i;
-	LIST_HEAD(done);
-	bool preserve, more;
-	u32 timeout;
+	bool more, first = true;
+
+	lockdep_assert_held(&vn->work_lock);
 
 	do {
-		preserve = READ_ONCE(vn->opts.preserve_vpn_flows);
-		timeout = READ_ONCE(vn->opts.preserve_timeout);
-		n = 0;
-		spin_lock_bh(&vn->tlock);
-		for (i = 0; i < VPNFLOW_BATCH && !list_empty(&t->flows); i++) {
-			f = list_first_entry(&t->flows, struct vpnflow_flow, tnode);
-			if (preserve && vpnflow_flow_preservable(f)) {
-				bool news = f->state == VPNFLOW_FLOW_STATE_ACTIVE;
-
-				if (news) {
-					f->preserved_at = jiffies;
-					f->ct_timeout = 0;
-					WRITE_ONCE(f->state, VPNFLOW_FLOW_STATE_PRESERVED);
-					t->npreserved++;
-					atomic_inc(&vn->npreserved);
-					atomic64_inc(&vn->cnt.flows_preserved);
-				}
-				WRITE_ONCE(f->deadline, vpnflow_deadline(f, timeout));
-				WRITE_ONCE(f->ct->timeout, f->deadline);
-				if (news)
-					vpnflow_nl_flow_event(vn, f, VPNFLOW_EVENT_TYPE_PRESERVED,
-							      GFP_ATOMIC);
-				list_move_tail(&f->tnode, &done);
-				continue;
-			}
-			vpnflow_flow_unlink(vn, f);
-			gone[n++] = f;
-		}
-		more = !list_empty(&t->flows);
-		if (!more)
-			list_splice_tail_init(&done, &t->flows);
-		spin_unlock_bh(&vn->tlock);
-
+		n = vpnflow_flows_down_batch(vn, t, first, gone, &more);
+		first = false;
 		for (i = 0; i < n; i++) {
 			f = gone[i];
 			if (!vpnflow_flow_finished(f)) {
@@ -456,7 +489,7 @@ struct vpnflow_gc_pos {
  * Survivors stay where they are, so the list order (which flow dumps
  * count positions in) does not change.
  *
- * The next flow to look at is kept in vn->gc_next across the lock drop,
+ * The next flow to look at is kept in vn->walk_next across the lock drop,
  * under vn->tlock: vpnflow_flow_unlink() clears it when it unlinks that
  * flow (the data path evicts preserved flows at max_flows, outside
  * vn->work_lock), so it never points at a freed flow. The data path may
@@ -479,7 +512,7 @@ static noinline unsigned int vpnflow_flows_gc_batch(struct vpnflow_net *vn,
 		pos->started = true;
 		pos->budget = t->nflows;
 	}
-	f = vn->gc_next;
+	f = vn->walk_next;
 	if (!f || f->tun != t)
 		f = list_first_entry(&t->flows, struct vpnflow_flow, tnode);
 	for (scan = 0; scan < VPNFLOW_GC_SCAN && pos->budget && n < VPNFLOW_BATCH &&
@@ -498,7 +531,7 @@ static noinline unsigned int vpnflow_flows_gc_batch(struct vpnflow_net *vn,
 	}
 	if (list_entry_is_head(f, &t->flows, tnode))
 		pos->budget = 0;
-	vn->gc_next = pos->budget ? f : NULL;
+	vn->walk_next = pos->budget ? f : NULL;
 	spin_unlock_bh(&vn->tlock);
 	return n;
 }

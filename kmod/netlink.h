@@ -17,6 +17,7 @@ extern struct genl_family vpnflow_nl_family;
 
 struct vpnflow_tunnel;
 
+bool vpnflow_nl_listening(struct vpnflow_net *vn);
 void vpnflow_nl_flow_event(struct vpnflow_net *vn, const struct vpnflow_flow *f,
 			   u8 event, gfp_t gfp);
 void vpnflow_nl_tunnel_event(struct vpnflow_net *vn, struct vpnflow_tunnel *t,

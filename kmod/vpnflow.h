@@ -66,7 +66,8 @@ struct vpnflow_net {
 	struct rhashtable flows;	/* struct vpnflow_flow, keyed by ct */
 	atomic_t nflows;
 	atomic_t npreserved;
-	struct vpnflow_flow *gc_next;	/* where the flow GC goes on; tlock */
+	/* where the flow GC or a tunnel-down pass goes on; tlock, work_lock */
+	struct vpnflow_flow *walk_next;
 
 	/*
 	 * Process-context work: reconcile tunnels with xfrm state, flow GC.

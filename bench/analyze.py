@@ -257,16 +257,24 @@ def cmd_report(a):
                  os.path.join(base, 'work', f"trace-{r['kind']}-{r['tunnel']}-{r['table']}-{r['rep']}.txt"))
             if os.path.exists(t):
                 # What the trace cannot tell (counters read around the event) stays.
+                ab = {k: r[k] for k in ('ab', 'ko') if k in r}
                 R[i] = event_record(t, r['kind'], r['tunnel'], r['n'], r['table'], r['rep'], r['count'],
                                     r.get('walks', ''), r.get('examined', ''))
+                R[i].update(ab)
     cfg = next((r for r in R if r['part'] == 'config'), {})
     o = Out()
     o.p(f"vpnflow benchmarks, {cfg.get('date', '?')}: scale {cfg.get('scale')}, kernel "
         f"{cfg.get('kernel')}, {cfg.get('cpus')} vCPUs, qemu TCG (emulated CPU: absolute "
         f"numbers are not a real machine's; ratios measured in this one run are what counts).")
+    if cfg.get('icount'):
+        n = int(cfg['icount'])
+        o.p(f"Instruction counting (qemu -icount shift={n}): the guest's clock advanced "
+            f"{2 ** n} ns per instruction executed, so kernel durations below count "
+            f"instructions (1 ms = {1e6 / 2 ** n:,.0f} instructions), whatever else the host "
+            f"ran; throughput figures measure the emulator, not the module.")
     cal = {r['where']: r for r in R if r['part'] == 'calib' and 'cpu_ns' in r}
     slow = None
-    if 'host' in cal and 'guest' in cal:
+    if 'host' in cal and 'guest' in cal and not cfg.get('icount'):
         h, g = cal['host'], cal['guest']
         o.p(f"TCG slowdown measured with flowgen calib (guest/host, same binary): "
             f"{g['cpu_ns'] / h['cpu_ns']:.0f}x for a cache-resident loop (instruction "
@@ -336,6 +344,34 @@ def cmd_report(a):
                          '-' if var == 'none' else f'{clamped}/{fwd}'])
         o.table(['variant', 'SYN/s (median)', 'min–max', 'ratio to none (median)',
                  'ratio min–max', 'clamped/forwarded'], rows)
+
+    # Part 5 (A/B of two modules: its events are not part 2's)
+    AB = [r for r in R if r['part'] == 'event' and 'ab' in r]
+    if AB:
+        o.h('5. A/B: the tunnel-down pass of two modules, loaded in turn (AB, BA, ...)')
+        rows = []
+        for m in ('A', 'B'):
+            d = [r for r in AB if r['ab'] == m and r['kind'] == 'down' and 'error' not in r]
+            u = [r for r in AB if r['ab'] == m and r['kind'] == 'up' and 'error' not in r]
+            if not d:
+                continue
+            rows.append([m, d[0].get('ko', '?'), f"{med([r['n'] for r in d]):,.0f}",
+                         str(len(d)), fmt(med([r['walk_ms'] for r in d]), 3),
+                         spread([r['walk_ms'] for r in d], 3), fmt(med([r['ms'] for r in d]), 3),
+                         fmt(med([r['walk_ms'] * 1e6 / r['n'] for r in d]), 0),
+                         fmt(med([r['ms'] for r in u]), 3)])
+        o.table(['module', 'file', 'flows', 'runs', 'tunnel_down ms (median)', 'min–max',
+                 'SA deleted→all preserved ms',
+                 'instructions per flow' if cfg.get('icount') == '0' else 'ns per flow',
+                 'SA re-installed→reclassified ms'],
+                rows)
+        da = [r['walk_ms'] for r in AB if r['ab'] == 'A' and r['kind'] == 'down' and 'error' not in r]
+        db = [r['walk_ms'] for r in AB if r['ab'] == 'B' and r['kind'] == 'down' and 'error' not in r]
+        if da and db:
+            o.p(f"tunnel_down B/A: {med(db) / med(da):.2f} (medians), "
+                f"{min(db) / max(da):.2f}–{max(db) / min(da):.2f} (extremes). Each run tracks the "
+                f"tunnel's flows afresh (one packet each) after loading the module.")
+    R = [r for r in R if 'ab' not in r]
 
     # Part 2
     E = [r for r in R if r['part'] == 'event']

@@ -27,7 +27,7 @@
 # Scale: BENCH_SCALE=full (default) or quick; BENCH_FLOWS (largest tunnel,
 # F3), BENCH_TABLE (conntrack entries in gwa for the big-table points),
 # BENCH_PAIRS (throughput pairs), BENCH_REPS (module events per point),
-# BENCH_PARTS (default "1 3 2 4").
+# BENCH_PARTS (default "1 3 2 4"; 5 is the A/B of BENCH_KO and BENCH_KO_B).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -610,6 +610,42 @@ part2()
 	"$VS" -n $A connection preserve-vpn-flows
 }
 
+# --- part 5: A/B of two modules on the tunnel-down pass ---
+# BENCH_KO (A, default this tree's) and BENCH_KO_B (B), loaded in turn,
+# AB then BA, REPS times: each time T3's flows are tracked afresh (one
+# packet each), its SAs deleted (the down pass timed as in part 2) and
+# re-installed. Run with BENCH_ICOUNT for instruction counts.
+part5()
+{
+	# event_down/up name their trace files from the caller's k and tab too
+	local rep m ko k=3 n i tab
+	[ -n "${BENCH_KO_B:-}" ] || { log "part 5: no BENCH_KO_B"; return 1; }
+	log "part 5: A/B of the tunnel-down pass, T$k, $F3 flows"
+	mod_load || return 1
+	make_flows $k "$F3"
+	for ((rep = 1; rep <= REPS; rep++)); do
+		for m in $([ $((rep % 2)) = 1 ] && echo A B || echo B A); do
+			[ "$m" = A ] && ko=$VPNFLOW_KO || ko=$BENCH_KO_B
+			[ -d $T/events/vf ] && echo 0 >$T/events/vf/enable && echo >$T/kprobe_events
+			vpnflow_unload
+			VPNFLOW_KO=$ko mod_load || return 1
+			"$VS" -n $A connection preserve-vpn-flows
+			"$VS" -n $B connection preserve-vpn-flows
+			trace_setup || return 1
+			"$FG" touch -c $C:lan0 -g "$GWAMAC" -a 198.51.100.$((16 * k + 1)) \
+				-b 203.0.113.$((16 * k + 1)) -n "$F3" >/dev/null
+			busywait 120000 wait_ge flows "$F3" || log "part 5: $m tracks $(ctr $A flows) flows"
+			n=$(ctr $A flows)
+			tab=$(ctcount)
+			[ "$m" = A ] && i=$((100 + rep)) || i=$((200 + rep))
+			event_down $k "$n" "$tab" "$i"
+			sed -i "\$ s/}\$/,\"ab\":\"$m\",\"ko\":\"$(basename "$ko")\"}/" "$RES"
+			event_up $k "$n" "$tab" "$i"
+			sed -i "\$ s/}\$/,\"ab\":\"$m\"}/" "$RES"
+		done
+	done
+}
+
 part4()
 {
 	log "part 4: memory: rmmod with the flows tracked"
@@ -641,7 +677,7 @@ sysctl -qw net.netfilter.nf_conntrack_max=$((TABLE * 2 + 400000)) net.core.netde
 echo $((TABLE / 2 > 65536 ? TABLE / 2 : 65536)) >/sys/module/nf_conntrack/parameters/hashsize
 vpnflow_unload
 topology || { echo "bench: topology failed"; exit 1; }
-rec "{\"part\":\"config\",\"scale\":\"${BENCH_SCALE:-full}\",\"f1\":$F1,\"f2\":$F2,\"f3\":$F3,\"table\":$TABLE,\"pairs\":$PAIRS,\"reps\":$REPS,\"syn_rounds\":$SYN_ROUNDS,\"kernel\":\"$(uname -r)\",\"iptables\":\"$(iptables -V)\",\"date\":\"$(date -u +%F)\",\"cpus\":$(nproc)}"
+rec "{\"part\":\"config\",\"scale\":\"${BENCH_SCALE:-full}\",\"f1\":$F1,\"f2\":$F2,\"f3\":$F3,\"table\":$TABLE,\"pairs\":$PAIRS,\"reps\":$REPS,\"syn_rounds\":$SYN_ROUNDS,\"kernel\":\"$(uname -r)\",\"iptables\":\"$(iptables -V)\",\"date\":\"$(date -u +%F)\",\"cpus\":$(nproc),\"icount\":\"${BENCH_ICOUNT:-}\"}"
 calib
 for part in $PARTS; do
 	"part$part" || log "part $part failed"

@@ -8,7 +8,13 @@
 #
 # Environment: BENCH_SCALE=full|quick, BENCH_FLOWS, BENCH_TABLE,
 # BENCH_PAIRS, BENCH_REPS, BENCH_PARTS (see bench/bench.sh), BENCH_MEM
-# (guest MiB, default 4096), BENCH_TIMEOUT (s, default 5400).
+# (guest MiB, default 4096), BENCH_TIMEOUT (s, default 5400), BENCH_KO
+# (measure that vpnflow_preserve.ko instead of this tree's), BENCH_KO_B
+# (part 5: the A/B of BENCH_KO and this one),
+# BENCH_ICOUNT=SHIFT (run the VM with one CPU under qemu's instruction
+# counting, run-vm.sh -i: durations measured in the guest then count
+# instructions, 2^SHIFT ns each, unaffected by what else the host runs;
+# for A/B comparisons of the module's own work, not for throughput).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
@@ -22,8 +28,12 @@ make -s module KVER="$kver" >"$res/build.log" 2>&1 && make -s tools >>"$res/buil
 calib=$(bench/flowgen calib) || exit 1
 echo "bench: host calibration $calib ns/step; booting the VM (results in $res)"
 start=$(date +%s)
-selftests/vm/run-vm.sh -k "$kver" -m "${BENCH_MEM:-4096}" -t "${BENCH_TIMEOUT:-5400}" -r "$res" -- \
-	env BENCH_OUT=/mnt BENCH_HOST_CALIB="$calib" \
+ko=${BENCH_KO:-$top/kmod/vpnflow_preserve.ko}
+ko=$(cd "$(dirname "$ko")" && pwd)/$(basename "$ko")
+selftests/vm/run-vm.sh -k "$kver" -m "${BENCH_MEM:-4096}" -t "${BENCH_TIMEOUT:-5400}" \
+	${BENCH_ICOUNT:+-i "$BENCH_ICOUNT"} -r "$res" -- \
+	env BENCH_OUT=/mnt BENCH_HOST_CALIB="$calib" VPNFLOW_KO="$ko" BENCH_ICOUNT="${BENCH_ICOUNT:-}" \
+	BENCH_KO_B="${BENCH_KO_B:+$(cd "$(dirname "$BENCH_KO_B")" && pwd)/$(basename "$BENCH_KO_B")}" \
 	BENCH_SCALE="${BENCH_SCALE:-full}" BENCH_FLOWS="${BENCH_FLOWS:-}" \
 	BENCH_TABLE="${BENCH_TABLE:-}" BENCH_PAIRS="${BENCH_PAIRS:-}" \
 	BENCH_REPS="${BENCH_REPS:-}" BENCH_PARTS="${BENCH_PARTS:-1 3 2 4}" \

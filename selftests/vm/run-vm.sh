@@ -5,7 +5,7 @@
 # one command in it; the console streams to stdout.
 #
 #   run-vm.sh [-k KVER | -K TREE] [-t TIMEOUT_S] [-m MEM] [-a APPEND]
-#             [-s SHARED_DIR] -r RESULTS_DIR -- COMMAND...
+#             [-s SHARED_DIR] [-c CPUS] [-i SHIFT] -r RESULTS_DIR -- COMMAND...
 #
 # -k boots Debian's /boot/vmlinuz-KVER (default: guest-kver.sh); -K boots the
 # bzImage of a kernel tree built by debug-kernel.sh (everything built in,
@@ -31,6 +31,11 @@
 # -s mounts SHARED_DIR rw at /run/vpnflow-share in the guest: a folder
 # several guests running at once see (no caching: a mkdir there is atomic
 # across them).
+# -c: virtual CPUs (default 2). -i: instruction counting (qemu -icount
+# shift=SHIFT, one CPU only): the guest's clock advances 2^SHIFT ns per
+# instruction it executes, so durations measured in the guest count
+# instructions, whatever else the host is doing (bench/run.sh
+# BENCH_ICOUNT); idle time passes in real time.
 # Exit status: COMMAND's, or 124 on timeout, 125 if the guest died first.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -42,7 +47,9 @@ mem=
 append=
 results=
 share=
-while getopts k:K:t:m:a:r:s: o; do
+cpus=2
+icount=
+while getopts k:K:t:m:a:r:s:c:i: o; do
 	case $o in
 	k) kver=$OPTARG ;;
 	K) tree=$OPTARG ;;
@@ -51,13 +58,17 @@ while getopts k:K:t:m:a:r:s: o; do
 	m) mem=$OPTARG ;;
 	r) results=$OPTARG ;;
 	s) share=$(cd "$OPTARG" && pwd) || exit 2 ;;
+	c) cpus=$OPTARG ;;
+	i) icount=$OPTARG ;;
 	*) exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
 [ "${1:-}" = -- ] && shift
+# qemu 7.2's icount with two CPUs did not get past the kernel's start here.
+[ -z "$icount" ] || cpus=1
 [ -n "$results" ] && [ $# -gt 0 ] ||
-	{ echo "usage: $0 [-k KVER | -K TREE] [-t S] [-m MB] [-a APPEND] [-s DIR] -r DIR -- CMD..." >&2; exit 2; }
+	{ echo "usage: $0 [-k KVER | -K TREE] [-t S] [-m MB] [-a APPEND] [-s DIR] [-c CPUS] [-i SHIFT] -r DIR -- CMD..." >&2; exit 2; }
 moddir=
 if [ -n "$tree" ]; then
 	tree=$(cd "$tree" && pwd) || exit 2
@@ -122,7 +133,7 @@ fi
 
 # KVM cannot run guests on these machines: TCG only.
 timeout -k 10 "$timeout_s" qemu-system-x86_64 \
-	-accel tcg -cpu max -smp 2 -m "$mem" \
+	-accel tcg -cpu max -smp "$cpus" -m "$mem" ${icount:+-icount "shift=$icount,sleep=on"} \
 	-nodefaults -nographic -no-reboot -display none -monitor none \
 	-serial stdio -nic none \
 	-kernel "$kernel" -initrd "$initrd" \

@@ -324,7 +324,9 @@ OUTAGE_EXTRA=${OUTAGE_EXTRA:-15}
 # xfer_server: start the paced download server on the server (port 5001).
 xfer_server()
 {
-	ip netns exec "$server" python3 "$XFER" server 5001 "$XFER_BYTES" "$XFER_RATE" &
+	# With XFER_GO (flap_download): a tenth of the data, then wait for it.
+	ip netns exec "$server" python3 "$XFER" server 5001 "$XFER_BYTES" "$XFER_RATE" \
+		${XFER_GO:+$((XFER_BYTES / 10)) "$XFER_GO"} &
 	defer kill $!
 	busywait 30000 sh -c "ip netns exec $server ss -Hltn 'sport = :5001' | grep -q LISTEN"
 }
@@ -350,6 +352,9 @@ flap_download()
 	busywait 20000 sh -c "[ \$(cat $out.progress 2>/dev/null || echo 0) -ge 200000 ]" || return 1
 	leaks0=$(wan_leaks)
 	wan_outage on
+	# The server held its data until now (XFER_GO): the outage starts
+	# mid-download however slow this shell is (the debug kernel).
+	[ -z "${XFER_GO:-}" ] || touch "$XFER_GO"
 	FLAP_SA_GONE=0
 	busywait 40000 sh -c "[ \$(ip -n $gwa xfrm state | grep -c ^src) = 0 ] &&
 		[ \$(ip -n $gwb xfrm state | grep -c ^src) = 0 ]" && FLAP_SA_GONE=1
@@ -387,6 +392,8 @@ flap_scenario()
 				"$VPNSYSOPT" -n "$gwb" $v preserve-vpn-flows || exit 1
 		fi
 		ipsec_up || exit 1
+		XFER_GO=$o.go
+		rm -f "$XFER_GO"
 		xfer_server || exit 1
 		flap_hook_outage()
 		{

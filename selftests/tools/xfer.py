@@ -2,8 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 """A paced TCP download with a known checksum, for the selftests.
 
-  xfer.py server PORT BYTES RATE        serve BYTES of deterministic data at
-                                        RATE bytes/s to each client, then close
+  xfer.py server PORT BYTES RATE [HOLD GO]
+                                        serve BYTES of deterministic data at
+                                        RATE bytes/s to each client, then close;
+                                        with HOLD GO: stop after HOLD bytes
+                                        until the file GO exists
   xfer.py client HOST PORT TIMEOUT OUT [STALL]
                                         download until EOF, TIMEOUT seconds, or
                                         STALL seconds without data (default 60);
@@ -12,6 +15,7 @@
   xfer.py expect BYTES                  print "BYTES sha256" of the data
 """
 import hashlib
+import os
 import random
 import socket
 import sys
@@ -26,12 +30,22 @@ def data(n):
     return random.Random(20261122).randbytes(n)
 
 
-def serve_one(conn, payload, rate):
+def serve_one(conn, payload, rate, hold, go):
     start = time.monotonic()
     sent = 0
+    base = 0
+    waited = not go
     try:
         while sent < len(payload):
-            due = start + sent / rate
+            if not waited and sent >= hold:
+                waited = True
+                # The test makes its move (a WAN outage) while we wait,
+                # then data flows again into it, however slow the test.
+                while not os.path.exists(go):
+                    time.sleep(0.05)
+                start = time.monotonic()
+                base = sent
+            due = start + (sent - base) / rate
             delay = due - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
@@ -44,7 +58,7 @@ def serve_one(conn, payload, rate):
         conn.close()
 
 
-def server(port, nbytes, rate):
+def server(port, nbytes, rate, hold=0, go=None):
     payload = data(nbytes)
     family = socket.AF_INET6
     s = socket.socket(family, socket.SOCK_STREAM)
@@ -54,7 +68,7 @@ def server(port, nbytes, rate):
     s.listen(16)
     while True:
         conn, _ = s.accept()
-        threading.Thread(target=serve_one, args=(conn, payload, rate), daemon=True).start()
+        threading.Thread(target=serve_one, args=(conn, payload, rate, hold, go), daemon=True).start()
 
 
 def client(host, port, timeout, out, stall):
@@ -96,7 +110,8 @@ def client(host, port, timeout, out, stall):
 def main():
     mode = sys.argv[1]
     if mode == 'server':
-        server(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
+        server(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]),
+               *((int(sys.argv[5]), sys.argv[6]) if len(sys.argv) > 6 else ()))
     elif mode == 'client':
         client(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5],
                float(sys.argv[6]) if len(sys.argv) > 6 else 60.0)

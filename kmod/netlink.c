@@ -374,16 +374,16 @@ out:
 	return skb->len;
 }
 
-/*
- * An event message for the "events" group, with its event attribute; NULL
- * when nobody listens (or no memory). Send it with vpnflow_nl_event_send().
- */
 /* Whether anyone listens to the "events" group in this namespace. */
 bool vpnflow_nl_listening(struct vpnflow_net *vn)
 {
 	return genl_has_listeners(&vpnflow_nl_family, vn->net, VPNFLOW_NLGRP_EVENTS);
 }
 
+/*
+ * An event message for the "events" group, with its event attribute; NULL
+ * when nobody listens (or no memory). Send it with vpnflow_nl_event_send().
+ */
 static struct sk_buff *vpnflow_nl_event_new(struct vpnflow_net *vn, u8 cmd, u8 event,
 					    gfp_t gfp, void **hdrp)
 {

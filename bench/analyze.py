@@ -349,10 +349,11 @@ def cmd_report(a):
     AB = [r for r in R if r['part'] == 'event' and 'ab' in r]
     if AB:
         o.h('5. A/B: the tunnel-down pass of two modules, loaded in turn (AB, BA, ...)')
+        def runs(m, kind):
+            return [r for r in AB if r['ab'] == m and r['kind'] == kind and 'error' not in r]
         rows = []
         for m in ('A', 'B'):
-            d = [r for r in AB if r['ab'] == m and r['kind'] == 'down' and 'error' not in r]
-            u = [r for r in AB if r['ab'] == m and r['kind'] == 'up' and 'error' not in r]
+            d, u = runs(m, 'down'), runs(m, 'up')
             if not d:
                 continue
             rows.append([m, d[0].get('ko', '?'), f"{med([r['n'] for r in d]):,.0f}",
@@ -365,8 +366,8 @@ def cmd_report(a):
                  'instructions per flow' if cfg.get('icount') == '0' else 'ns per flow',
                  'SA re-installed→reclassified ms'],
                 rows)
-        da = [r['walk_ms'] for r in AB if r['ab'] == 'A' and r['kind'] == 'down' and 'error' not in r]
-        db = [r['walk_ms'] for r in AB if r['ab'] == 'B' and r['kind'] == 'down' and 'error' not in r]
+        da = [r['walk_ms'] for r in runs('A', 'down')]
+        db = [r['walk_ms'] for r in runs('B', 'down')]
         if da and db:
             o.p(f"tunnel_down B/A: {med(db) / med(da):.2f} (medians), "
                 f"{min(db) / max(da):.2f}–{max(db) / min(da):.2f} (extremes). Each run tracks the "

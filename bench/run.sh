@@ -28,12 +28,13 @@ make -s module KVER="$kver" >"$res/build.log" 2>&1 && make -s tools >>"$res/buil
 calib=$(bench/flowgen calib) || exit 1
 echo "bench: host calibration $calib ns/step; booting the VM (results in $res)"
 start=$(date +%s)
-ko=${BENCH_KO:-$top/kmod/vpnflow_preserve.ko}
-ko=$(cd "$(dirname "$ko")" && pwd)/$(basename "$ko")
+# The guest sees the host's files at the same absolute paths.
+ko=$(realpath "${BENCH_KO:-$top/kmod/vpnflow_preserve.ko}") || exit 1
+kob=${BENCH_KO_B:+$(realpath "$BENCH_KO_B")}
 selftests/vm/run-vm.sh -k "$kver" -m "${BENCH_MEM:-4096}" -t "${BENCH_TIMEOUT:-5400}" \
 	${BENCH_ICOUNT:+-i "$BENCH_ICOUNT"} -r "$res" -- \
 	env BENCH_OUT=/mnt BENCH_HOST_CALIB="$calib" VPNFLOW_KO="$ko" BENCH_ICOUNT="${BENCH_ICOUNT:-}" \
-	BENCH_KO_B="${BENCH_KO_B:+$(cd "$(dirname "$BENCH_KO_B")" && pwd)/$(basename "$BENCH_KO_B")}" \
+	BENCH_KO_B="$kob" \
 	BENCH_SCALE="${BENCH_SCALE:-full}" BENCH_FLOWS="${BENCH_FLOWS:-}" \
 	BENCH_TABLE="${BENCH_TABLE:-}" BENCH_PAIRS="${BENCH_PAIRS:-}" \
 	BENCH_REPS="${BENCH_REPS:-}" BENCH_PARTS="${BENCH_PARTS:-1 3 2 4}" \

@@ -45,6 +45,7 @@
 
 #include "compat/unaligned.h"
 #include "mss.h"
+#include "nfhooks.h"
 #include "vpnflow.h"
 
 /* Route MTU from us towards the peer of inbound SA @x. */
@@ -118,11 +119,11 @@ static int vpnflow_find_mss(const u8 *opt, unsigned int len)
 	return -1;
 }
 
-unsigned int vpnflow_mss_clamp(struct vpnflow_net *vn, struct sk_buff *skb,
-			       const struct nf_hook_state *state,
-			       const struct xfrm_state *x_out,
-			       const struct xfrm_state *x_in, bool tunnel_dev)
+/* A TCP packet, or one behind IPv6 extension headers: is it a SYN to clamp? */
+static noinline unsigned int vpnflow_mss_clamp_tcp(struct vpnflow_net *vn, struct sk_buff *skb,
+						   const struct nf_hook_state *state)
 {
+	const struct xfrm_state *x_out, *x_in;
 	u32 max = READ_ONCE(vn->opts.tcpmss), min = READ_ONCE(vn->opts.tcpmss_minimum);
 	bool automss = READ_ONCE(vn->opts.tcpmss_auto);
 	u8 optbuf[MAX_TCP_OPTION_SPACE];
@@ -135,8 +136,6 @@ unsigned int vpnflow_mss_clamp(struct vpnflow_net *vn, struct sk_buff *skb,
 	int off;
 
 	if (!max && !min && !automss)
-		return NF_ACCEPT;
-	if (READ_ONCE(vn->opts.tcpmss_tunneled_only) && !x_out && !x_in && !tunnel_dev)
 		return NF_ACCEPT;
 
 	if (state->pf == NFPROTO_IPV4) {
@@ -170,6 +169,13 @@ unsigned int vpnflow_mss_clamp(struct vpnflow_net *vn, struct sk_buff *skb,
 	if (off < 0)
 		return NF_ACCEPT;
 	mss = get_unaligned_be16(opt + off + 2);
+
+	/* The dst is already the xfrm bundle on the way into a tunnel. */
+	x_out = vpnflow_skb_out_state(skb);
+	x_in = vpnflow_skb_in_state(skb);
+	if (READ_ONCE(vn->opts.tcpmss_tunneled_only) && !x_out && !x_in &&
+	    !vpnflow_dev_is_tunnel(state->out) && !vpnflow_dev_is_tunnel(state->in))
+		return NF_ACCEPT;
 
 	/*
 	 * A SYN routed into an xfrm interface meets its SA only inside the
@@ -206,4 +212,23 @@ unsigned int vpnflow_mss_clamp(struct vpnflow_net *vn, struct sk_buff *skb,
 	inet_proto_csum_replace2(&th->check, skb, old, new, false);
 	atomic64_inc(newmss < mss ? &vn->cnt.syns_lowered : &vn->cnt.syns_raised);
 	return NF_ACCEPT;
+}
+
+/*
+ * FORWARD: every forwarded packet comes here. Anything that is not TCP
+ * leaves at once, and anything but a SYN with an MSS option before the
+ * tunnel it belongs to is looked at.
+ */
+unsigned int vpnflow_mss_clamp(struct vpnflow_net *vn, struct sk_buff *skb,
+			       const struct nf_hook_state *state)
+{
+	u8 proto;
+
+	if (!READ_ONCE(vn->opts.tcpmss) && !READ_ONCE(vn->opts.tcpmss_minimum) &&
+	    !READ_ONCE(vn->opts.tcpmss_auto))
+		return NF_ACCEPT;
+	proto = state->pf == NFPROTO_IPV4 ? ip_hdr(skb)->protocol : ipv6_hdr(skb)->nexthdr;
+	if (proto != IPPROTO_TCP && (state->pf == NFPROTO_IPV4 || !ipv6_ext_hdr(proto)))
+		return NF_ACCEPT;
+	return vpnflow_mss_clamp_tcp(vn, skb, state);
 }

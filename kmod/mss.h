@@ -12,8 +12,6 @@
 struct vpnflow_net;
 
 unsigned int vpnflow_mss_clamp(struct vpnflow_net *vn, struct sk_buff *skb,
-			       const struct nf_hook_state *state,
-			       const struct xfrm_state *x_out,
-			       const struct xfrm_state *x_in, bool tunnel_dev);
+			       const struct nf_hook_state *state);
 
 #endif /* _VPNFLOW_MSS_H */

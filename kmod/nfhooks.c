@@ -33,42 +33,6 @@
 #include "tunnel.h"
 #include "vpnflow.h"
 
-/* The tunnel-mode state that will encrypt @skb, if any. */
-static const struct xfrm_state *vpnflow_skb_out_state(const struct sk_buff *skb)
-{
-	const struct dst_entry *dst;
-
-	for (dst = skb_dst(skb); dst && dst->xfrm; dst = xfrm_dst_child(dst))
-		if (dst->xfrm->props.mode == XFRM_MODE_TUNNEL)
-			return dst->xfrm;
-	return NULL;
-}
-
-/* The tunnel-mode state that decrypted @skb, if any. */
-static const struct xfrm_state *vpnflow_skb_in_state(const struct sk_buff *skb)
-{
-	const struct sec_path *sp = skb_sec_path(skb);
-	int i;
-
-	for (i = sp ? sp->len - 1 : -1; i >= 0; i--)
-		if (sp->xvec[i]->props.mode == XFRM_MODE_TUNNEL)
-			return sp->xvec[i];
-	return NULL;
-}
-
-/*
- * Route-based tunnels: a packet routed into an xfrm interface (or VTI)
- * reaches POST_ROUTING once on that device, before the interface looks
- * up its SA; it is on its way into the tunnel, not out in cleartext.
- */
-static bool vpnflow_dev_is_tunnel(const struct net_device *dev)
-{
-	const char *kind = dev && dev->rtnl_link_ops ? dev->rtnl_link_ops->kind : NULL;
-
-	return kind && (!strcmp(kind, "xfrm") || !strcmp(kind, "vti") ||
-			!strcmp(kind, "vti6"));
-}
-
 static unsigned int vpnflow_nf_hold(void *priv, struct sk_buff *skb,
 				    const struct nf_hook_state *state)
 {
@@ -123,6 +87,17 @@ static unsigned int vpnflow_nf_track(void *priv, struct sk_buff *skb,
 		return NF_ACCEPT;
 	xo = vpnflow_skb_out_state(skb);
 	x = xo ?: vpnflow_skb_in_state(skb);
+	/*
+	 * Outside any tunnel (the ESP packets themselves, cleartext traffic),
+	 * a packet only matters here while a flow is preserved, a tunnel is
+	 * withdrawn or reclassify-vpn is armed. A tunnel goes down once its
+	 * SAs are gone, and while its outbound policies are there its flows'
+	 * packets do not get here unprotected; when they go, it is withdrawn
+	 * first. So npreserved lagging a down pass's batch lets nothing out.
+	 */
+	if (!x && !atomic_read(&vn->npreserved) && !READ_ONCE(vn->nwithdrawn) &&
+	    !READ_ONCE(vn->narmed))
+		return NF_ACCEPT;
 	f = atomic_read(&vn->nflows) ? vpnflow_flow_lookup(vn, ct) : NULL;
 	if (f)
 		t = READ_ONCE(f->tun);	/* RCU keeps it valid */
@@ -134,28 +109,29 @@ static unsigned int vpnflow_nf_track(void *priv, struct sk_buff *skb,
 		atomic64_inc(&vn->cnt.pkts_dropped);
 		return NF_DROP;
 	}
-	/* The lock is only taken for news: new flow, resume, tunnel change. */
+	/*
+	 * The lock is only taken for news: new flow, resume, tunnel change,
+	 * first packet out in this direction (LOCAL_IN has no out device).
+	 */
 	if (x && (!f || !t || READ_ONCE(f->state) == VPNFLOW_FLOW_STATE_PRESERVED ||
-		  !READ_ONCE(t->up) || !READ_ONCE(f->ifindex_out[CTINFO2DIR(ctinfo)])))
+		  !READ_ONCE(t->up) ||
+		  (state->out && !READ_ONCE(f->ifindex_out[CTINFO2DIR(ctinfo)]))))
 		vpnflow_flow_track(vn, ct, CTINFO2DIR(ctinfo), x, x == xo, skb,
 				   state->out);
 	/* A new entry outside any tunnel: reclassify-vpn's candidate? */
 	if (!x && !f && READ_ONCE(vn->narmed) && !nf_ct_is_confirmed(ct) &&
 	    !vpnflow_dev_is_tunnel(state->out))
 		vpnflow_reclassify_note(vn, ct);
-	if (f)
+	if (f && x)
 		atomic64_add(skb->len, &f->bytes);
 	return NF_ACCEPT;
 }
 
-/* FORWARD: tcpmss on forwarded SYNs (the dst is already the xfrm bundle). */
+/* FORWARD: tcpmss on forwarded SYNs. */
 static unsigned int vpnflow_nf_forward(void *priv, struct sk_buff *skb,
 				       const struct nf_hook_state *state)
 {
-	return vpnflow_mss_clamp(priv, skb, state, vpnflow_skb_out_state(skb),
-				 vpnflow_skb_in_state(skb),
-				 vpnflow_dev_is_tunnel(state->out) ||
-				 vpnflow_dev_is_tunnel(state->in));
+	return vpnflow_mss_clamp(priv, skb, state);
 }
 
 static const struct nf_hook_ops vpnflow_nf_ops_template[] = {

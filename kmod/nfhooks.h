@@ -7,7 +7,47 @@
 #ifndef _VPNFLOW_NFHOOKS_H
 #define _VPNFLOW_NFHOOKS_H
 
+#include <linux/netdevice.h>
+#include <linux/skbuff.h>
+#include <net/xfrm.h>
+
 struct vpnflow_net;
+
+/* The tunnel-mode state that will encrypt @skb, if any. */
+static inline const struct xfrm_state *vpnflow_skb_out_state(const struct sk_buff *skb)
+{
+	const struct dst_entry *dst;
+
+	for (dst = skb_dst(skb); dst && dst->xfrm; dst = xfrm_dst_child(dst))
+		if (dst->xfrm->props.mode == XFRM_MODE_TUNNEL)
+			return dst->xfrm;
+	return NULL;
+}
+
+/* The tunnel-mode state that decrypted @skb, if any. */
+static inline const struct xfrm_state *vpnflow_skb_in_state(const struct sk_buff *skb)
+{
+	const struct sec_path *sp = skb_sec_path(skb);
+	int i;
+
+	for (i = sp ? sp->len - 1 : -1; i >= 0; i--)
+		if (sp->xvec[i]->props.mode == XFRM_MODE_TUNNEL)
+			return sp->xvec[i];
+	return NULL;
+}
+
+/*
+ * Route-based tunnels: a packet routed into an xfrm interface (or VTI)
+ * reaches POST_ROUTING once on that device, before the interface looks
+ * up its SA; it is on its way into the tunnel, not out in cleartext.
+ */
+static inline bool vpnflow_dev_is_tunnel(const struct net_device *dev)
+{
+	const char *kind = dev && dev->rtnl_link_ops ? dev->rtnl_link_ops->kind : NULL;
+
+	return kind && (!strcmp(kind, "xfrm") || !strcmp(kind, "vti") ||
+			!strcmp(kind, "vti6"));
+}
 
 int vpnflow_nf_enable(struct vpnflow_net *vn);
 void vpnflow_nf_disable(struct vpnflow_net *vn);

@@ -119,8 +119,22 @@ static int vpnflow_sa_collect(struct xfrm_state *x, int count, void *ptr)
 static void vpnflow_tunnel_reclassify_pending(struct vpnflow_net *vn);
 static void vpnflow_tunnel_routes_changed(struct vpnflow_net *vn);
 
+/*
+ * Caller holds vn->tlock. vn->nwithdrawn lets the data path skip its flow
+ * lookup for packets outside any tunnel while no tunnel is withdrawn.
+ */
+static void vpnflow_tunnel_set_withdrawn(struct vpnflow_net *vn, struct vpnflow_tunnel *t,
+					 bool withdrawn)
+{
+	if (t->withdrawn == withdrawn)
+		return;
+	WRITE_ONCE(t->withdrawn, withdrawn);
+	WRITE_ONCE(vn->nwithdrawn, vn->nwithdrawn + (withdrawn ? 1 : -1));
+}
+
 static void vpnflow_tunnel_free_rcu(struct vpnflow_net *vn, struct vpnflow_tunnel *t)
 {
+	vpnflow_tunnel_set_withdrawn(vn, t, false);
 	hash_del(&t->node);
 	kfree_rcu(t, rcu);
 }
@@ -318,7 +332,7 @@ void vpnflow_tunnel_policy_news(struct vpnflow_net *vn, const struct xfrm_policy
 	t = vpnflow_tunnel_find(vn, &k);
 	if (t) {
 		t->policy_news = true;
-		WRITE_ONCE(t->withdrawn, false);
+		vpnflow_tunnel_set_withdrawn(vn, t, false);
 	}
 	spin_unlock_bh(&vn->tlock);
 }
@@ -344,10 +358,10 @@ void vpnflow_tunnel_policy_gone(struct vpnflow_net *vn, const struct xfrm_policy
 	if (xp) {
 		t = vpnflow_tunnel_find(vn, &k);
 		if (t)
-			WRITE_ONCE(t->withdrawn, true);
+			vpnflow_tunnel_set_withdrawn(vn, t, true);
 	} else {
 		hash_for_each(vn->tunnels, bkt, t, node)
-			WRITE_ONCE(t->withdrawn, true);
+			vpnflow_tunnel_set_withdrawn(vn, t, true);
 	}
 	spin_unlock_bh(&vn->tlock);
 }

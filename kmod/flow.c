@@ -32,6 +32,7 @@
 
 #include "flow.h"
 #include "netlink.h"
+#include "nfhooks.h"
 #include "tunnel.h"
 #include "vpnflow.h"
 
@@ -406,10 +407,10 @@ static bool vpnflow_flow_preservable(const struct vpnflow_flow *f)
  * are (their deadline counts from their own preserved_at).
  */
 static noinline unsigned int vpnflow_flows_down_batch(struct vpnflow_net *vn,
-						      struct vpnflow_tunnel *t, bool first,
-						      struct vpnflow_flow **gone, bool *more)
+						      struct vpnflow_tunnel *t, bool preserve,
+						      bool first, struct vpnflow_flow **gone,
+						      bool *more)
 {
-	bool preserve = READ_ONCE(vn->opts.preserve_vpn_flows);
 	u32 timeout = READ_ONCE(vn->opts.preserve_timeout);
 	bool listeners = vpnflow_nl_listening(vn);
 	unsigned long now = jiffies;
@@ -460,14 +461,22 @@ static noinline unsigned int vpnflow_flows_down_batch(struct vpnflow_net *vn,
  */
 void vpnflow_flows_tunnel_down(struct vpnflow_net *vn, struct vpnflow_tunnel *t)
 {
+	bool preserve = READ_ONCE(vn->opts.preserve_vpn_flows);
 	struct vpnflow_flow *f, *gone[VPNFLOW_BATCH];
 	unsigned int n, i;
 	bool more, first = true;
 
 	lockdep_assert_held(&vn->work_lock);
 
+	/*
+	 * Preserved flows need the hold hooks. Without them (no memory) they
+	 * are still preserved, but a packet conntrack sees may shorten their
+	 * entry's timeout to conntrack's own.
+	 */
+	if (preserve)
+		vpnflow_nf_hold_enable(vn);
 	do {
-		n = vpnflow_flows_down_batch(vn, t, first, gone, &more);
+		n = vpnflow_flows_down_batch(vn, t, preserve, first, gone, &more);
 		first = false;
 		for (i = 0; i < n; i++) {
 			f = gone[i];

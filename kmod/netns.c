@@ -145,6 +145,7 @@ static void vpnflow_gc_work(struct work_struct *work)
 	vpnflow_flows_gc(vn);
 	/* Expired preserved flows may leave tunnels empty: reconcile frees them. */
 	vpnflow_tunnel_reconcile(vn);
+	vpnflow_nf_hold_idle(vn);
 	mutex_unlock(&vn->work_lock);
 	if (!READ_ONCE(vn->dead))
 		queue_delayed_work(vpnflow_wq, &vn->gc_work, VPNFLOW_GC_INTERVAL);

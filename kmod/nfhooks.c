@@ -3,10 +3,10 @@
  * vpnflow_preserve: netfilter hooks (IPv4 and IPv6), per network namespace,
  * registered when the namespace's first tunnel shows up.
  *
- *  - hold (PRE_ROUTING and LOCAL_OUT, right after conntrack): conntrack
- *    has just rewritten the timeout of a preserved flow's entry (e.g. to
- *    max_retrans or unacknowledged); save that value and re-assert the
- *    preserve deadline. Returns at once while nothing is preserved.
+ *  - hold (PRE_ROUTING and LOCAL_OUT, right after conntrack; registered
+ *    only while flows are preserved): conntrack has just rewritten the
+ *    timeout of a preserved flow's entry (e.g. to max_retrans or
+ *    unacknowledged); save that value and re-assert the preserve deadline.
  *  - track (POST_ROUTING after SNAT, and LOCAL_IN): a packet protected by a
  *    tunnel-mode SA (its dst is an xfrm bundle on the way out, or its
  *    secpath says it was decrypted) tracks, moves or resumes its flow; a
@@ -145,17 +145,6 @@ static const struct nf_hook_ops vpnflow_nf_ops_template[] = {
 		.pf		= NFPROTO_IPV6,
 		.hooknum	= NF_INET_FORWARD,
 		.priority	= NF_IP6_PRI_MANGLE + 1,
-	},
-	{
-		.hook		= vpnflow_nf_hold,
-		.pf		= NFPROTO_IPV4,
-		.hooknum	= NF_INET_PRE_ROUTING,
-		.priority	= NF_IP_PRI_CONNTRACK + 1,
-	}, {
-		.hook		= vpnflow_nf_hold,
-		.pf		= NFPROTO_IPV4,
-		.hooknum	= NF_INET_LOCAL_OUT,
-		.priority	= NF_IP_PRI_CONNTRACK + 1,
 	}, {
 		.hook		= vpnflow_nf_track,
 		.pf		= NFPROTO_IPV4,
@@ -166,16 +155,6 @@ static const struct nf_hook_ops vpnflow_nf_ops_template[] = {
 		.pf		= NFPROTO_IPV4,
 		.hooknum	= NF_INET_LOCAL_IN,
 		.priority	= NF_IP_PRI_NAT_SRC + 1,
-	}, {
-		.hook		= vpnflow_nf_hold,
-		.pf		= NFPROTO_IPV6,
-		.hooknum	= NF_INET_PRE_ROUTING,
-		.priority	= NF_IP6_PRI_CONNTRACK + 1,
-	}, {
-		.hook		= vpnflow_nf_hold,
-		.pf		= NFPROTO_IPV6,
-		.hooknum	= NF_INET_LOCAL_OUT,
-		.priority	= NF_IP6_PRI_CONNTRACK + 1,
 	}, {
 		.hook		= vpnflow_nf_track,
 		.pf		= NFPROTO_IPV6,
@@ -189,11 +168,57 @@ static const struct nf_hook_ops vpnflow_nf_ops_template[] = {
 	},
 };
 
+/* Only while flows are preserved (vpnflow_nf_hold_enable()). */
+static const struct nf_hook_ops vpnflow_nf_hold_template[] = {
+	{
+		.hook		= vpnflow_nf_hold,
+		.pf		= NFPROTO_IPV4,
+		.hooknum	= NF_INET_PRE_ROUTING,
+		.priority	= NF_IP_PRI_CONNTRACK + 1,
+	}, {
+		.hook		= vpnflow_nf_hold,
+		.pf		= NFPROTO_IPV4,
+		.hooknum	= NF_INET_LOCAL_OUT,
+		.priority	= NF_IP_PRI_CONNTRACK + 1,
+	}, {
+		.hook		= vpnflow_nf_hold,
+		.pf		= NFPROTO_IPV6,
+		.hooknum	= NF_INET_PRE_ROUTING,
+		.priority	= NF_IP6_PRI_CONNTRACK + 1,
+	}, {
+		.hook		= vpnflow_nf_hold,
+		.pf		= NFPROTO_IPV6,
+		.hooknum	= NF_INET_LOCAL_OUT,
+		.priority	= NF_IP6_PRI_CONNTRACK + 1,
+	},
+};
+
+/* Caller holds vn->nf_lock. */
+static struct nf_hook_ops *vpnflow_nf_register(struct vpnflow_net *vn,
+					       const struct nf_hook_ops *template,
+					       unsigned int n)
+{
+	struct nf_hook_ops *ops;
+	unsigned int i;
+	int err;
+
+	ops = kmemdup(template, n * sizeof(*template), GFP_KERNEL);
+	if (!ops)
+		return ERR_PTR(-ENOMEM);
+	for (i = 0; i < n; i++)
+		ops[i].priv = vn;
+	err = nf_register_net_hooks(vn->net, ops, n);
+	if (err) {
+		kfree(ops);
+		return ERR_PTR(err);
+	}
+	return ops;
+}
+
 /* Process context. Idempotent. */
 int vpnflow_nf_enable(struct vpnflow_net *vn)
 {
 	struct nf_hook_ops *ops;
-	unsigned int i;
 	int err;
 
 	mutex_lock(&vn->nf_lock);
@@ -201,43 +226,98 @@ int vpnflow_nf_enable(struct vpnflow_net *vn)
 		mutex_unlock(&vn->nf_lock);
 		return 0;
 	}
-	ops = kmemdup(vpnflow_nf_ops_template, sizeof(vpnflow_nf_ops_template), GFP_KERNEL);
-	err = -ENOMEM;
-	if (!ops)
-		goto out;
-	for (i = 0; i < ARRAY_SIZE(vpnflow_nf_ops_template); i++)
-		ops[i].priv = vn;
 	/* We need conntrack in this namespace, for both families. */
 	err = nf_ct_netns_get(vn->net, NFPROTO_INET);
 	if (err)
-		goto out_free;
-	err = nf_register_net_hooks(vn->net, ops, ARRAY_SIZE(vpnflow_nf_ops_template));
-	if (err)
-		goto out_ct;
+		goto out;
+	ops = vpnflow_nf_register(vn, vpnflow_nf_ops_template,
+				  ARRAY_SIZE(vpnflow_nf_ops_template));
+	err = PTR_ERR_OR_ZERO(ops);
+	if (err) {
+		nf_ct_netns_put(vn->net, NFPROTO_INET);
+		goto out;
+	}
 	vn->nf_ops = ops;
-	mutex_unlock(&vn->nf_lock);
-	return 0;
-
-out_ct:
-	nf_ct_netns_put(vn->net, NFPROTO_INET);
-out_free:
-	kfree(ops);
 out:
 	mutex_unlock(&vn->nf_lock);
-	pr_warn_ratelimited("vpnflow_preserve: cannot register netfilter hooks: %d\n", err);
+	if (err)
+		pr_warn_ratelimited("vpnflow_preserve: cannot register netfilter hooks: %d\n", err);
 	return err;
 }
 
-/* Netns exit / unload. Waits for packets in flight through the hooks. */
+/*
+ * The hooks that hold preserved flows' conntrack entries (right after
+ * conntrack, on every packet the namespace receives or sends) are only
+ * registered while flows are preserved: a tunnel-down pass registers them
+ * before it preserves the first flow, the GC unregisters them once none
+ * is left. Both run under vn->work_lock, the only place flows become
+ * preserved, so vn->npreserved cannot grow while the GC looks at it.
+ * The ops stay allocated until the namespace goes: a packet may still be
+ * in vpnflow_nf_hold() after unregistering, which does not wait for it.
+ */
+int vpnflow_nf_hold_enable(struct vpnflow_net *vn)
+{
+	int err = 0;
+
+	lockdep_assert_held(&vn->work_lock);
+	mutex_lock(&vn->nf_lock);
+	if (vn->nf_hold_on)
+		goto out;
+	if (!vn->nf_hold_ops) {
+		vn->nf_hold_ops = vpnflow_nf_register(vn, vpnflow_nf_hold_template,
+						      ARRAY_SIZE(vpnflow_nf_hold_template));
+		err = PTR_ERR_OR_ZERO(vn->nf_hold_ops);
+		if (err)
+			vn->nf_hold_ops = NULL;
+	} else {
+		err = nf_register_net_hooks(vn->net, vn->nf_hold_ops,
+					    ARRAY_SIZE(vpnflow_nf_hold_template));
+	}
+	vn->nf_hold_on = !err;
+out:
+	mutex_unlock(&vn->nf_lock);
+	if (err)
+		pr_warn_ratelimited("vpnflow_preserve: cannot register netfilter hooks: %d\n", err);
+	return err;
+}
+
+/* Caller holds vn->nf_lock. */
+static void vpnflow_nf_hold_unregister(struct vpnflow_net *vn)
+{
+	if (vn->nf_hold_on)
+		nf_unregister_net_hooks(vn->net, vn->nf_hold_ops,
+					ARRAY_SIZE(vpnflow_nf_hold_template));
+	vn->nf_hold_on = false;
+}
+
+/* The GC (process context, vn->work_lock): nothing preserved, no hold hooks. */
+void vpnflow_nf_hold_idle(struct vpnflow_net *vn)
+{
+	lockdep_assert_held(&vn->work_lock);
+	if (!vn->nf_hold_on || atomic_read(&vn->npreserved))
+		return;
+	mutex_lock(&vn->nf_lock);
+	vpnflow_nf_hold_unregister(vn);
+	mutex_unlock(&vn->nf_lock);
+}
+
+/*
+ * Netns exit / unload. nf_unregister_net_hooks() does not wait for packets
+ * in flight through the hooks; synchronize_net() does, before the caller
+ * frees the flows they look at.
+ */
 void vpnflow_nf_disable(struct vpnflow_net *vn)
 {
 	mutex_lock(&vn->nf_lock);
+	vpnflow_nf_hold_unregister(vn);
 	if (vn->nf_ops) {
-		nf_unregister_net_hooks(vn->net, vn->nf_ops,
-					ARRAY_SIZE(vpnflow_nf_ops_template));
+		nf_unregister_net_hooks(vn->net, vn->nf_ops, ARRAY_SIZE(vpnflow_nf_ops_template));
 		nf_ct_netns_put(vn->net, NFPROTO_INET);
-		kfree(vn->nf_ops);
-		vn->nf_ops = NULL;
 	}
 	mutex_unlock(&vn->nf_lock);
+	synchronize_net();
+	kfree(vn->nf_hold_ops);
+	vn->nf_hold_ops = NULL;
+	kfree(vn->nf_ops);
+	vn->nf_ops = NULL;
 }

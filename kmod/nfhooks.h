@@ -50,6 +50,8 @@ static inline bool vpnflow_dev_is_tunnel(const struct net_device *dev)
 }
 
 int vpnflow_nf_enable(struct vpnflow_net *vn);
+int vpnflow_nf_hold_enable(struct vpnflow_net *vn);
+void vpnflow_nf_hold_idle(struct vpnflow_net *vn);
 void vpnflow_nf_disable(struct vpnflow_net *vn);
 
 #endif /* _VPNFLOW_NFHOOKS_H */

@@ -86,6 +86,8 @@ struct vpnflow_net {
 
 	struct mutex nf_lock;		/* hooks (registered on first tunnel) */
 	struct nf_hook_ops *nf_ops;
+	struct nf_hook_ops *nf_hold_ops;	/* registered while flows are preserved */
+	bool nf_hold_on;
 	struct ratelimit_state log_rs;
 
 	/* Route changes, watched once a route-based tunnel exists (route.c). */

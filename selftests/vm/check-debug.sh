@@ -57,15 +57,25 @@ if [ "$full" = 1 ]; then
 	host_ktap "debug rig catches splats, lockdep and leaks" selftests/vm/rig-debug.sh "$tree"
 fi
 
-# Longest first, by the last run's durations; without them stress.sh and
-# preserve.sh, then the rest by size.
+# Longest first, by the last run's durations (seconds) if it recorded
+# every test; else stress.sh and preserve.sh, then the rest by size
+# (bytes: the two units are never mixed in one sort).
 durs=$cache/debug-durations
-mapfile -t tests < <(for t in "${tests[@]}"; do
-	n=$(basename "$t")
-	d=$(awk -v n="$n" '$1 == n { print $2 }' "$durs" 2>/dev/null)
-	case $n in stress.sh | preserve.sh) w=100000000 ;; *) w=$(stat -c %s "$t") ;; esac
-	echo "${d:-$w} $t"
-done | sort -rn | cut -d' ' -f2-)
+mapfile -t tests < <(
+	known=1
+	for t in "${tests[@]}"; do
+		grep -q "^$(basename "$t") [0-9]" "$durs" 2>/dev/null || known=0
+	done
+	for t in "${tests[@]}"; do
+		n=$(basename "$t")
+		if [ "$known" = 1 ]; then
+			w=$(awk -v n="$n" '$1 == n { print $2; exit }' "$durs")
+		else
+			case $n in stress.sh) w=200000000 ;; preserve.sh) w=100000000 ;;
+			*) w=$(stat -c %s "$t") ;; esac
+		fi
+		echo "$w $t"
+	done | sort -rn | cut -d' ' -f2-)
 lanes=${VPNFLOW_LANES:-2}
 [ "$lanes" -ge 1 ] 2>/dev/null || lanes=1
 [ "$lanes" -le "${#tests[@]}" ] || lanes=${#tests[@]}

@@ -1065,7 +1065,11 @@ p8()
 		[ "$unl" = "$np" -a "$rel" = "$np" -a "$bat" = "$np" ]
 	r3() {
 		local r=0
-		wait_until 60000 one_tunnel_each && wait_until 30000 gauge_is "$gwa" 2 && advancing || r=1
+		wait_until 60000 one_tunnel_each ||
+			{ info "p8: tunnels $(ntunnels "$gwa")/$(ntunnels "$gwb"), want 1/1"; r=1; }
+		wait_until 30000 gauge_is "$gwa" 2 ||
+			{ info "p8: gauge $(cnt "$gwa" flows) on gwa, want 2"; r=1; }
+		advancing || { info "p8: the stream does not advance"; r=1; }
 		stream_stop s8 2 || r=1
 		consistent_both || r=1
 		return $r

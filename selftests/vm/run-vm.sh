@@ -5,7 +5,7 @@
 # one command in it; the console streams to stdout.
 #
 #   run-vm.sh [-k KVER | -K TREE] [-t TIMEOUT_S] [-m MEM] [-a APPEND]
-#             [-s SHARED_DIR] [-c CPUS] [-i SHIFT] -r RESULTS_DIR -- COMMAND...
+#             [-s SHARED_DIR] [-c CPUS] [-i SHIFT] [-P] -r RESULTS_DIR -- COMMAND...
 #
 # -k boots Debian's /boot/vmlinuz-KVER (default: guest-kver.sh); -K boots the
 # bzImage of a kernel tree built by debug-kernel.sh (everything built in,
@@ -36,6 +36,11 @@
 # instruction it executes, so durations measured in the guest count
 # instructions, whatever else the host is doing (bench/run.sh
 # BENCH_ICOUNT); idle time passes in real time.
+# Before COMMAND, pin-nf-keys.sh keeps the netfilter hooks' static keys on,
+# so that registering and unregistering hooks under traffic never patches
+# kernel text: qemu 7.2's TCG can livelock a vCPU on a jump label being
+# patched (see pin-nf-keys.sh; tcg-smc-repro.sh shows it). -P leaves them
+# alone.
 # Exit status: COMMAND's, or 124 on timeout, 125 if the guest died first.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -49,7 +54,8 @@ results=
 share=
 cpus=2
 icount=
-while getopts k:K:t:m:a:r:s:c:i: o; do
+pin=1
+while getopts k:K:t:m:a:r:s:c:i:P o; do
 	case $o in
 	k) kver=$OPTARG ;;
 	K) tree=$OPTARG ;;
@@ -60,6 +66,7 @@ while getopts k:K:t:m:a:r:s:c:i: o; do
 	s) share=$(cd "$OPTARG" && pwd) || exit 2 ;;
 	c) cpus=$OPTARG ;;
 	i) icount=$OPTARG ;;
+	P) pin= ;;
 	*) exit 2 ;;
 	esac
 done
@@ -68,7 +75,7 @@ shift $((OPTIND - 1))
 # qemu 7.2's icount with two CPUs did not get past the kernel's start here.
 [ -z "$icount" ] || cpus=1
 [ -n "$results" ] && [ $# -gt 0 ] ||
-	{ echo "usage: $0 [-k KVER | -K TREE] [-t S] [-m MB] [-a APPEND] [-s DIR] [-c CPUS] [-i SHIFT] -r DIR -- CMD..." >&2; exit 2; }
+	{ echo "usage: $0 [-k KVER | -K TREE] [-t S] [-m MB] [-a APPEND] [-s DIR] [-c CPUS] [-i SHIFT] [-P] -r DIR -- CMD..." >&2; exit 2; }
 moddir=
 if [ -n "$tree" ]; then
 	tree=$(cd "$tree" && pwd) || exit 2
@@ -109,6 +116,7 @@ fi
 	# Every kernel message, in /mnt/kmsg: a /dev/kmsg reader keeps what
 	# the tests' dmesg -C clears from the dmesg file.
 	echo 'cat /dev/kmsg > /mnt/kmsg 2>/dev/null & kmsg=$!'
+	[ -z "$pin" ] || printf '%q || { echo 1 > /mnt/status; sync; echo o > /proc/sysrq-trigger; while :; do :; done; }\n' "$here/pin-nf-keys.sh"
 	# The command's own output also goes to /mnt/output, apart from kernel
 	# messages that interleave with it on the console.
 	echo '{'

@@ -72,7 +72,7 @@ pair_sas "$gwa" add && pair_pols "$gwa" add $A_LAN $B_LAN
 ip netns exec "$server" python3 "$TCPSTREAM" sink 5001 "$tmp/sink" &
 defer kill $!
 busywait 10000 sh -c "ip netns exec $server ss -Hltn 'sport = :5001' | grep -q LISTEN"
-ip netns exec "$client" python3 "$TCPSTREAM" source $SERVER 5001 1 8000 "$tmp/stop" "$tmp/source" 300 &
+ip netns exec "$client" python3 "$TCPSTREAM" source $SERVER 5001 1 8000 "$tmp/stop" "$tmp/source" 3600 &
 src=$!
 defer kill $src
 busywait 20000 progress_ge 16000

@@ -48,6 +48,9 @@ first_from()
 	awk -v a="$2" -v t="$3" '$2 == a && $1 >= t { printf "%.3f\n", $1 - t; exit }' "$1" 2>/dev/null
 }
 within() { [ -n "$1" ] && awk -v d="$1" -v m="$2" 'BEGIN { exit !(d <= m) }'; }
+# The 1 s bound of the latency checks, scaled like busywait's timeouts:
+# VPNFLOW_SLOW=3 on the debug kernel, where a route change took 1.9 s.
+LIM=$VPNFLOW_SLOW
 
 # rb_setup KIND (xfrm|vti): topology, tunnel devices, strongSwan with
 # wildcard selectors; gwb routes site A into its device, gwa not yet.
@@ -91,10 +94,15 @@ rb_setup()
 }
 
 # gwa_route_in: routes to site B through the tunnel device on gwa.
+# gwa_route_in [STAMP]: with STAMP, the time before each route goes in is
+# in STAMP.t0 (IPv4) and STAMP.t06 (IPv6: a process later).
 gwa_route_in()
 {
+	[ -z "${1:-}" ] || now >"$1.t0"
 	ip -n "$gwa" route add "$IPSEC_B_LAN" dev "$DEV" || return 1
-	[ "$DEV" = xfrm42 ] && ip -n "$gwa" -6 route add 2001:db8:b::/64 dev "$DEV"
+	[ "$DEV" = xfrm42 ] || return 0
+	[ -z "${1:-}" ] || now >"$1.t06"
+	ip -n "$gwa" -6 route add 2001:db8:b::/64 dev "$DEV"
 	return 0
 }
 
@@ -139,8 +147,7 @@ route_run()
 		"$VPNSYSOPT" -n "$gwa" monitor >"$o.monitor" 2>&1 &
 		defer kill $!
 		dmesg -C
-		now >"$o.t0"
-		gwa_route_in || { echo "route" >"$o.err"; exit 1; }
+		gwa_route_in "$o" || { echo "route" >"$o.err"; exit 1; }
 		seen() { grep -q ' 198\.51\.100\.2 ' "$o.rx"; }
 		busywait 3000 seen
 		[ $v6 = 0 ] || busywait 3000 grep -q ' 2001:db8:a::2 ' "$o.rx6"
@@ -164,17 +171,16 @@ ktap_check "xfrm interface, option off: the stream stays NATed (reaches the serv
 route_run xon xfrm on
 o=$tmp/xon
 [ -f "$o.err" ] && ktap_info "xfrm on: $(cat "$o.err")"
-t0=$(cat "$o.t0" 2>/dev/null || echo 0)
-d=$(first_from "$o.rx" 198.51.100.2 "$t0")
-d6=$(first_from "$o.rx6" 2001:db8:a::2 "$t0")
-ktap_info "xfrm, reclassify on: first datagram from the client's address ${d:-never} s after the route was added (IPv6 ${d6:-never} s)"
+d=$(first_from "$o.rx" 198.51.100.2 "$(cat "$o.t0" 2>/dev/null || echo 0)")
+d6=$(first_from "$o.rx6" 2001:db8:a::2 "$(cat "$o.t06" 2>/dev/null || echo 0)")
+ktap_info "xfrm, reclassify on: first datagram from the client's address ${d:-never} s after the route was added (IPv6 ${d6:-never} s after its route)"
 ktap_check "xfrm interface: a route into the tunnel moves the NATed stream into it" [ -n "$d" ]
-ktap_check "xfrm interface: within 1 s of the route change" within "$d" 1.0
+ktap_check "xfrm interface: within $LIM s of the route change" within "$d" "$LIM"
 ktap_check "xfrm interface: the UDP entry is no longer NATed" \
 	sh -c "grep -q 'dport=5004' $o.ct-after && ! grep -q 'dst=192.0.2.1' $o.ct-after"
 ktap_check "xfrm interface: the NATed entry was removed (conntrack DESTROY)" \
 	destroyed "$o.events" "$(cat "$o.ev0" 2>/dev/null || echo 0)" 'udp .*dport=5004 .*dst=192\.0\.2\.1'
-ktap_check "xfrm interface, IPv6 (NAT66): the stream enters the tunnel within 1 s" within "$d6" 1.0
+ktap_check "xfrm interface, IPv6 (NAT66): the stream enters the tunnel within $LIM s" within "$d6" "$LIM"
 ktap_check "xfrm interface: the flow outside the tunnel's routes is untouched" \
 	sh -c "[ -f $o.ev0 ] && ! tail -n +\$((\$(cat $o.ev0) + 1)) $o.events | grep -q 'dport=5005'"
 ktap_info "xfrm on: flows_reclassified $(counter "$o.cnt" flows_reclassified)"
@@ -225,7 +231,7 @@ still_nated()
 }
 still_nated || { sed 's/^/# ct-down: /' "$o.ct-down"; sed 's/^/# events: /' "$o.events"; } 2>/dev/null
 ktap_check "route before the tunnel: the entry stays NATed while the tunnel is down" still_nated
-ktap_check "route before the tunnel: the tunnel coming up moves the stream into it within 1 s" within "$d" 1.0
+ktap_check "route before the tunnel: the tunnel coming up moves the stream into it within $LIM s" within "$d" "$LIM"
 ktap_check "route before the tunnel: logged as tunnel up" \
 	grep -qE 'reclassify-vpn: tunnel [0-9]+ up, [1-9][0-9]* flows cleared' "$o.dmesg"
 
@@ -240,8 +246,10 @@ inside_run()
 		rb_setup xfrm || { echo "setup failed at $SETUP_STEP" >"$o.err"; exit 1; }
 		gwa_route_in && vpnflow_load || exit 1
 		ct_events "$o.events"
-		ipsec_up && xfer_server || { echo "tunnel did not come up" >"$o.err"; exit 1; }
+		# 75 s of download (3 MB), to be still running after the route
+		# change on a slow kernel (the default rate ends it after 20 s).
 		XFER_RATE=40000
+		ipsec_up && xfer_server || { echo "tunnel did not come up" >"$o.err"; exit 1; }
 		ip netns exec "$client" python3 "$XFER" client "$IPSEC_SERVER" 5001 300 "$o.dl" 300 &
 		defer kill $!
 		busywait 30000 sh -c "[ \$(cat $o.dl.progress 2>/dev/null || echo 0) -gt 50000 ]" ||
@@ -266,6 +274,8 @@ o=$tmp/in
 [ -f "$o.err" ] && ktap_info "inside: $(cat "$o.err")"
 ktap_check "route change: the stuck entry under the new route is cleared" \
 	destroyed "$o.events" "$(cat "$o.ev0" 2>/dev/null || echo 0)" 'udp .*dport=5007 .*dst=192\.0\.2\.1'
+[ -f "$o.moving" ] || ktap_info "inside: the download did not move on after the route change: $(cat "$o.dl" 2>/dev/null || echo "running, $(cat "$o.dl.progress" 2>/dev/null) bytes") (bytes sha256 s)"
+grep 'dport=5001' "$o.events" 2>/dev/null | sed 's/^/# inside: download event: /'
 ktap_check "route change: the tunneled download is untouched (no DESTROY) and keeps moving" \
 	sh -c "[ -f $o.moving ] && ! grep -q 'dport=5001' $o.events"
 r0=$(counter "$o.cnt0" flows_reclassified)
@@ -284,13 +294,13 @@ if [ "${RR_VTI:-0}" = 1 ]; then
 	[ -f "$o.err" ] && ktap_info "vti on: $(cat "$o.err")"
 	d=$(first_from "$o.rx" 198.51.100.2 "$(cat "$o.t0" 2>/dev/null || echo 0)")
 	ktap_info "vti, reclassify on: first datagram from the client's address ${d:-never} s after the route was added"
-	ktap_check "VTI (key 42): a route into the tunnel moves the NATed stream into it within 1 s" within "$d" 1.0
+	ktap_check "VTI (key 42): a route into the tunnel moves the NATed stream into it within $LIM s" within "$d" "$LIM"
 	ktap_check "VTI: the NATed entry was removed (conntrack DESTROY)" \
 		destroyed "$o.events" "$(cat "$o.ev0" 2>/dev/null || echo 0)" 'udp .*dport=5004 .*dst=192\.0\.2\.1'
 	ktap_check "VTI: the flow outside the tunnel's routes is untouched" \
 		sh -c "[ -f $o.ev0 ] && ! tail -n +\$((\$(cat $o.ev0) + 1)) $o.events | grep -q 'dport=5005'"
 else
-	for c in "VTI (key 42): a route into the tunnel moves the NATed stream into it within 1 s" \
+	for c in "VTI (key 42): a route into the tunnel moves the NATed stream into it within $LIM s" \
 		 "VTI: the NATed entry was removed (conntrack DESTROY)" \
 		 "VTI: the flow outside the tunnel's routes is untouched"; do
 		ktap_skip "$c (RR_VTI=1: loads ip_vti)"

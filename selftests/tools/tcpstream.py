@@ -12,7 +12,9 @@
         until the file STOP exists, then closing its sending side and
         comparing the sink's answer with what it sent; OUT gets one line
         "ok|bad SENT_BYTES SENT_SHA256 ANSWER" per connection once all are
-        done; exit 0 when all are ok. Gives up after TIMEOUT s (600).
+        done; exit 0 when all are ok. Gives up after TIMEOUT s (600): a
+        connection still sending then is "bad", its answer prefixed with
+        "deadline:" (the test outlived the stream it relies on)
   tcpstream.py churn HOST PORT N PARALLEL OUT
         N short connections, PARALLEL at a time: each sends 1000 bytes,
         closes its sending side and checks the answer; OUT: "ok N bad N"
@@ -105,6 +107,7 @@ def source(host, port, n, rate, stop, out, timeout=600.0):
     def one(i):
         h = hashlib.sha256()
         sent = 0
+        expired = False
         try:
             s = connect(host, port, deadline)
             s.settimeout(0.5)
@@ -122,6 +125,7 @@ def source(host, port, n, rate, stop, out, timeout=600.0):
                     continue
                 h.update(chunk[:k])
                 sent += k
+            expired = not os.path.exists(stop)
             s.settimeout(max(1.0, deadline - time.monotonic()))
             s.shutdown(socket.SHUT_WR)
             ans = answer(s)
@@ -129,7 +133,10 @@ def source(host, port, n, rate, stop, out, timeout=600.0):
         except OSError as e:
             ans = f'error:{e.__class__.__name__}'
         mine = f'{sent} {h.hexdigest()}'
-        results[i] = f'{"ok" if ans == mine else "bad"} {mine} {ans}'
+        good = ans == mine and not expired
+        if expired:
+            ans = f'deadline:{ans}'
+        results[i] = f'{"ok" if good else "bad"} {mine} {ans}'
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
     for t in threads:

@@ -16,8 +16,12 @@
  * disappear with it. A FIB notifier, registered once the namespace has a
  * route-based tunnel, flags route changes; the reconcile work then runs
  * reclassify-vpn again for the namespace's route-based tunnels that are
- * up, at most four times a second (a burst of changes is one pass). The notifier
- * runs in atomic context and only sets a bit and queues the work.
+ * up, once routes have been still for 20 ms and at most four times a
+ * second (a burst of changes is one pass). fib6 calls its notifiers
+ * before it links the route (fib6_add_rt2node()): a pass that ran at
+ * once could look the route up before it is there, and miss the flows it
+ * should move. The notifier runs in atomic context and only notes the
+ * time, sets a bit and queues the work.
  *
  * Copyright (C) 2026 The vpnflow authors.
  */
@@ -212,6 +216,8 @@ static int vpnflow_fib_event(struct notifier_block *nb, unsigned long event, voi
 
 	if (!READ_ONCE(vn->fib_ready) || !vpnflow_fib_event_relevant(event, ptr))
 		return NOTIFY_DONE;
+	WRITE_ONCE(vn->routes_changed, jiffies);
+	smp_mb__before_atomic();	/* the time, then the bit: tunnel.c */
 	set_bit(VPNFLOW_REVISIT_ROUTES, &vn->revisit);
 	vpnflow_netns_kick(vn);
 	return NOTIFY_DONE;

@@ -242,26 +242,31 @@ again:
 
 /*
  * Routes changed (route.c): route-based tunnels that are up get another
- * reclassify-vpn pass, at most four a second; a change within a quarter
- * second of a pass is taken up by the GC work, brought forward to the
- * end of that quarter.
+ * reclassify-vpn pass, once routes have been still for
+ * VPNFLOW_ROUTES_SETTLE and at most four a second; until then the GC
+ * work, brought forward, takes the change up.
  */
 static void vpnflow_tunnel_routes_changed(struct vpnflow_net *vn)
 {
+	unsigned long now = jiffies, next = now, settled;
 	struct vpnflow_tunnel *t;
-	unsigned long next;
 	int bkt;
 
 	if (!test_bit(VPNFLOW_REVISIT_ROUTES, &vn->revisit))
 		return;
-	next = vn->routes_pass + HZ / 4;
-	if (vn->routes_pass && time_before(jiffies, next)) {
+	smp_rmb();			/* the bit, then the time of its change */
+	if (vn->routes_pass && time_before(next, vn->routes_pass + HZ / 4))
+		next = vn->routes_pass + HZ / 4;
+	settled = READ_ONCE(vn->routes_changed) + VPNFLOW_ROUTES_SETTLE;
+	if (time_before(next, settled))
+		next = settled;
+	if (time_after(next, now)) {
 		if (!READ_ONCE(vn->dead))
-			mod_delayed_work(vpnflow_wq, &vn->gc_work, next - jiffies);
+			mod_delayed_work(vpnflow_wq, &vn->gc_work, next - now);
 		return;
 	}
 	clear_bit(VPNFLOW_REVISIT_ROUTES, &vn->revisit);
-	vn->routes_pass = jiffies;
+	vn->routes_pass = now;
 	if (!READ_ONCE(vn->opts.reclassify_vpn))
 		return;
 	spin_lock_bh(&vn->tlock);

@@ -95,6 +95,7 @@ struct vpnflow_net {
 	bool fib_registered;		/* event work / netns exit only */
 	bool fib_ready;			/* registration's replay is over */
 	unsigned long routes_pass;	/* jiffies of the last route-triggered pass */
+	unsigned long routes_changed;	/* jiffies of the last relevant change */
 
 	/* reclassify-vpn's armed tunnels (reclassify.c): RCU, reconcile work. */
 	struct list_head armed;

@@ -4,7 +4,8 @@
 # In the guest, before the tests: keep every IPv4/IPv6 netfilter hook's
 # static key (nf_hooks_needed[pf][hook]) on for the whole run, with empty
 # nft base chains on all five hooks in a netns of their own (no name, held
-# by a sleeping process, so no test sees it).
+# by a sleeping process, so no test sees it). An inet chain registers its
+# hook for IPv4 and IPv6 both (nf_register_net_hook()).
 #
 # Why: qemu 7.2's multi-threaded TCG (Debian 12's) can keep running a
 # stale translation of a jump-label site that text_poke_bp() had turned
@@ -22,15 +23,8 @@ set -eu
 ready=/run/vpnflow-nf-keys.ready
 rm -f "$ready"
 unshare --net sh -c '
-	nft -f - <<-NFT
-	table ip pin {
-		chain k_pre { type filter hook prerouting priority 0; }
-		chain k_in { type filter hook input priority 0; }
-		chain k_fwd { type filter hook forward priority 0; }
-		chain k_out { type filter hook output priority 0; }
-		chain k_post { type filter hook postrouting priority 0; }
-	}
-	table ip6 pin {
+	nft -f - <<-NFT || exit 1
+	table inet pin {
 		chain k_pre { type filter hook prerouting priority 0; }
 		chain k_in { type filter hook input priority 0; }
 		chain k_fwd { type filter hook forward priority 0; }
@@ -38,9 +32,8 @@ unshare --net sh -c '
 		chain k_post { type filter hook postrouting priority 0; }
 	}
 	NFT
-	[ $? = 0 ] || exit 1
 	echo $$ > '"$ready"'
-	exec sleep 2147483647
+	exec sleep 2147483647 2>/dev/null
 ' </dev/null >/dev/null &
 i=0
 while [ ! -s "$ready" ]; do

@@ -116,10 +116,11 @@ fi
 	# Every kernel message, in /mnt/kmsg: a /dev/kmsg reader keeps what
 	# the tests' dmesg -C clears from the dmesg file.
 	echo 'cat /dev/kmsg > /mnt/kmsg 2>/dev/null & kmsg=$!'
-	[ -z "$pin" ] || printf '%q || { echo 1 > /mnt/status; sync; echo o > /proc/sysrq-trigger; while :; do :; done; }\n' "$here/pin-nf-keys.sh"
 	# The command's own output also goes to /mnt/output, apart from kernel
 	# messages that interleave with it on the console.
 	echo '{'
+	# Its failure is the run's (status 1, COMMAND not run).
+	[ -z "$pin" ] || printf '%q && ' "$here/pin-nf-keys.sh"
 	printf '%q ' "$@"
 	echo
 	echo 'echo $? > /mnt/status'

@@ -11,6 +11,12 @@
         returns).
   analyze.py report RESULTS.jsonl TABLE.md
         the tables (text on stdout, markdown into TABLE.md)
+  analyze.py check RESULTS.jsonl
+        KTAP: did every part of the run measure what it says it measured
+        (counts, not speeds: every flow preserved, resumed, found, torn
+        down; every SYN clamped; the re-installs after a tunnel's first
+        walked no table; the memory freed at rmmod). Exit 1 on a failure.
+        For the smoke run in `make check`; no timing is judged.
 """
 import json
 import re
@@ -595,8 +601,106 @@ def cmd_report(a):
         f.write('\n'.join(o.md).strip() + '\n')
 
 
+def cmd_check(a):
+    path = a[0]
+    base = path.rsplit('/', 1)[0] + '/' if '/' in path else './'
+    R = [json.loads(line) for line in open(path) if line.strip()]
+    res = []
+
+    def ok(cond, name, why=''):
+        res.append((bool(cond), name, why))
+
+    def part(p, **kw):
+        return [r for r in R if r.get('part') == p and all(r.get(k) == v for k, v in kw.items())]
+
+    def local(p):  # the guest's /mnt is the results folder here
+        return base + p[len('/mnt/'):] if p.startswith('/mnt/') else p
+
+    cfg = (part('config') or [{}])[0]
+    ok(cfg and part('duration'), 'the run started and reached its end (config and duration)')
+    pairs_n = cfg.get('pairs', 0)
+    # Part 1
+    for test in ('tcp', 'udp64'):
+        for state in ('off', 'on', 'on_nomss'):
+            v = [r['value'] for r in part('tput', test=test, state=state)]
+            ok(len(v) == pairs_n and all(x > 0 for x in v),
+               f'forwarding: {test} {state}: {len(v)} of {pairs_n} rounds moved data', v)
+    on = [r['syns_lowered'] for r in part('tput_check', state='on')]
+    nomss = [r['syns_lowered'] for r in part('tput_check', state='on_nomss')]
+    ok(len(on) == pairs_n and all(x > 0 for x in on),
+       f'forwarding: tcpmss on: SYNs lowered in {sum(x > 0 for x in on)} of {pairs_n} rounds', on)
+    ok(len(nomss) == pairs_n and not any(nomss),
+       f'forwarding: tcpmss off: no SYN lowered in {len(nomss)} rounds', nomss)
+    # Part 3
+    for var in ('none', 'module', 'iptables', 'nft'):
+        v = part('syn', variant=var)
+        fw = sum(r['forwarded'] for r in v)
+        cl = sum(r['clamped'] for r in v)
+        want = 0 if var == 'none' else fw
+        ok(len(v) == cfg.get('syn_rounds') and fw > 0 and cl == want,
+           f'clamp: {var}: {fw} SYNs forwarded, {cl} clamped (want {want})')
+    # Part 2
+    for r in part('verify'):
+        ok(r['established'] == r['expected'],
+           f"populate: tunnel T{r['tunnel']}: {r['established']} of {r['expected']} "
+           'flows established through the gateways')
+    ev = [r for r in R if r.get('part') == 'event']
+    for kind, field, what in (('down', 'count', 'preserved'), ('teardown', 'count', 'torn down'),
+                              ('touch_resume', 'resumed', 'resumed'),
+                              ('us_list', 'entries', 'found by conntrack -L'),
+                              ('us_delete', 'entries', 'deleted by conntrack -D')):
+        v = [r for r in ev if r['kind'] == kind]
+        bad = [(r['tunnel'], r['table'], r[field], r['n']) for r in v if r[field] != r['n']]
+        ok(v and not bad, f'events: {kind}: all {len(v)} times every flow {what}', bad)
+    v = [r for r in ev if r['kind'] == 'touch_active']
+    ok(v and all(r['resumed'] == 0 for r in v),
+       f'events: touch_active: {len(v)} times, no active flow counted as resumed')
+    g = [r for r in R if r.get('part') == 'graph' and r.get('kind') == 'active']
+    ok(g and all(r['calls'] == 0 for r in g),
+       'events: packets of active flows never called vpnflow_flow_track()')
+    ups = [r for r in ev if r['kind'] == 'up']
+    seen, bad = set(), []
+    for r in ups:  # in run order: a tunnel's first re-install walks, the others do not
+        first = r['tunnel'] not in seen
+        seen.add(r['tunnel'])
+        if r.get('walks') != (1 if first else 0):
+            bad.append((r['tunnel'], r['table'], r['rep'], r.get('walks')))
+    ok(ups and not bad, f'events: re-install: {len(seen)} tunnels walked the table once, '
+       f'{len(ups) - len(seen)} later re-installs walked none', bad)
+    ok(all(r.get('ms') is not None and r['ms'] >= 0 for r in ev if r['kind'] in ('down', 'up')),
+       'events: every down and up timed from the kernel trace')
+    gc = (part('gc') or [{}])[0]
+    ok(gc.get('passes', 0) > 0, f"flow GC: {gc.get('passes', 0)} passes traced")
+    # Part 4
+    M = {r['label']: r for r in part('mem')}
+    b, af = M.get('before_rmmod'), M.get('after_rmmod')
+    freed = 0
+    if b and af:
+        def slab(p):
+            d = {}
+            for line in open(local(p)):
+                if not line.startswith(('slabinfo', '#')):
+                    f = line.split()
+                    d[f[0]] = int(f[1])
+            return d
+        sb, sa = slab(b['slabinfo']), slab(af['slabinfo'])
+        freed = max((sb[n] - sa[n] for n in sb if n in sa), default=0)
+    flows = b['flows_a'] + b['flows_b'] if b else 0
+    ok(b and af and flows > 0 and af['flows_a'] == 0 and freed >= flows * 3 // 4,
+       f'memory: rmmod with {flows} flows tracked freed {freed} objects of one cache')
+    print('KTAP version 1')
+    print(f'1..{len(res)}')
+    for i, (c, name, why) in enumerate(res, 1):
+        if not c and why not in ('', None):
+            print(f'# {why}')
+        print(f"{'ok' if c else 'not ok'} {i} {name}")
+    nf = sum(1 for c, _, _ in res if not c)
+    print(f'# Totals: pass:{len(res) - nf} fail:{nf} xfail:0 xpass:0 skip:0 error:0')
+    sys.exit(1 if nf else 0)
+
+
 if __name__ == '__main__':
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     {'event': cmd_event, 'report': cmd_report, 'graph': cmd_graph,
-     'gc': cmd_gc}[sys.argv[1]](sys.argv[2:])
+     'gc': cmd_gc, 'check': cmd_check}[sys.argv[1]](sys.argv[2:])

@@ -8,7 +8,9 @@
 #      self-test (it must catch a failing test and a WARN)
 #   3. DKMS: install for the VM's kernel on the host
 #   4. the selftests in the VM (KTAP streamed), judged by evaluate.sh
-#   5. DKMS: remove, and nothing may be left behind
+#   5. the benchmark's smoke run (bench/smoke.sh: make bench at its
+#      smallest scale; every part measured what it says, no speed judged)
+#   6. DKMS: remove, and nothing may be left behind
 # Ends with "N passed, N failed" and exits non-zero on any failure.
 #
 #   check.sh [-k KVER] [TEST...]      (TEST: selftests/<name>.sh; default all)
@@ -62,9 +64,15 @@ res=$log/vm
 mkdir -p "$res"
 cp kmod/vpnflow_preserve.ko tools/vpnsysopt "$res/"
 selftests/vm/run-vm.sh -k "$kver" -t 4800 -r "$res" -- \
-	env VPNFLOW_DKMS=$dkms RR_VTI=${RR_VTI:-0} VPNFLOW_KO=/mnt/vpnflow_preserve.ko VPNSYSOPT=/mnt/vpnsysopt \
+	env VPNFLOW_DKMS=$dkms RR_VTI="${RR_VTI:-0}" VPNFLOW_KO=/mnt/vpnflow_preserve.ko VPNSYSOPT=/mnt/vpnsysopt \
 	selftests/vm/guest-run.sh "${tests[@]}" | grep --line-buffered -v $'\e'
 vm_verdict "selftests in the VM" "$res"
+
+# make bench at its smallest scale, in a VM of its own: each part still
+# measures what it says (counts checked, no speed judged); about 4 min.
+if [ "$full" = 1 ]; then
+	host_ktap "benchmark smoke run (bench/smoke.sh)" bench/smoke.sh "$log/bench-smoke"
+fi
 
 if [ "$dkms" = 1 ]; then
 	host_ktap "dkms remove leaves nothing behind" selftests/host/dkms-remove.sh "$kver"

@@ -11,8 +11,9 @@
  *    tunnel-mode SA (its dst is an xfrm bundle on the way out, or its
  *    secpath says it was decrypted) tracks, moves or resumes its flow; a
  *    preserved flow's packet that is not protected is dropped instead of
- *    leaving in cleartext (or being NATed), and so is an active flow's
- *    while its tunnel's policies are being withdrawn. A new entry outside
+ *    leaving in cleartext (or being NATed), and so is an active flow's in
+ *    a direction that left encrypted, with preserve-vpn-flows on (its
+ *    tunnel's outbound policy is gone or going). A new entry outside
  *    any tunnel is offered to reclassify-vpn, which records it if it falls
  *    in the selectors of a tunnel it has armed.
  *
@@ -56,20 +57,35 @@ static unsigned int vpnflow_nf_hold(void *priv, struct sk_buff *skb,
 
 /*
  * An active flow's packet, unprotected, in a direction that used to leave
- * here encrypted, while its tunnel's outbound policies are being removed
- * (vpnflow_tunnel_policy_gone()): the tunnel is about to be seen down.
+ * here encrypted: its tunnel's outbound policy is gone or going (an IKE
+ * daemon takes a CHILD_SA's policies out before its SAs; the tunnel is
+ * seen down later, in process context). xfrm unlinks a policy before it
+ * tells its listeners, so this is decided per packet, not on the
+ * notification: a packet routed in between would leave in cleartext.
  * With preserve-vpn-flows on it is held like a preserved flow's packet.
  * ICMP errors (RELATED) are not the flow's own packets: they pass.
  */
-static bool vpnflow_flow_withdrawn(const struct vpnflow_net *vn,
-				   const struct vpnflow_flow *f,
-				   const struct vpnflow_tunnel *t,
-				   enum ip_conntrack_info ctinfo)
+static bool vpnflow_flow_unsealed(const struct vpnflow_net *vn,
+				  const struct vpnflow_flow *f,
+				  enum ip_conntrack_info ctinfo)
 {
-	return t && READ_ONCE(t->withdrawn) &&
-	       (ctinfo == IP_CT_ESTABLISHED || ctinfo == IP_CT_ESTABLISHED_REPLY) &&
+	return (ctinfo == IP_CT_ESTABLISHED || ctinfo == IP_CT_ESTABLISHED_REPLY) &&
 	       (READ_ONCE(f->sealed) & BIT(CTINFO2DIR(ctinfo))) &&
 	       READ_ONCE(vn->opts.preserve_vpn_flows);
+}
+
+/*
+ * Could a packet outside any tunnel be a tracked flow's, leaving in
+ * cleartext (vpnflow_flow_unsealed())? Not while preserve-vpn-flows is off
+ * or nothing is tracked, and never an ESP or AH packet: those are the
+ * tunnels' own, after encryption, and they need no flow lookup.
+ */
+static bool vpnflow_may_leak(const struct vpnflow_net *vn, const struct nf_conn *ct)
+{
+	u8 proto = nf_ct_protonum(ct);
+
+	return READ_ONCE(vn->opts.preserve_vpn_flows) && atomic_read(&vn->nflows) &&
+	       proto != IPPROTO_ESP && proto != IPPROTO_AH;
 }
 
 static unsigned int vpnflow_nf_track(void *priv, struct sk_buff *skb,
@@ -89,14 +105,11 @@ static unsigned int vpnflow_nf_track(void *priv, struct sk_buff *skb,
 	x = xo ?: vpnflow_skb_in_state(skb);
 	/*
 	 * Outside any tunnel (the ESP packets themselves, cleartext traffic),
-	 * a packet only matters here while a flow is preserved, a tunnel is
-	 * withdrawn or reclassify-vpn is armed. A tunnel goes down once its
-	 * SAs are gone, and while its outbound policies are there its flows'
-	 * packets do not get here unprotected; when they go, it is withdrawn
-	 * first. So npreserved lagging a down pass's batch lets nothing out.
+	 * a packet only matters here while a flow is preserved, a tracked
+	 * flow's packet may leave unprotected or reclassify-vpn is armed.
 	 */
-	if (!x && !atomic_read(&vn->npreserved) && !READ_ONCE(vn->nwithdrawn) &&
-	    !READ_ONCE(vn->narmed))
+	if (!x && !atomic_read(&vn->npreserved) && !READ_ONCE(vn->narmed) &&
+	    !vpnflow_may_leak(vn, ct))
 		return NF_ACCEPT;
 	f = atomic_read(&vn->nflows) ? vpnflow_flow_lookup(vn, ct) : NULL;
 	if (f)
@@ -104,7 +117,7 @@ static unsigned int vpnflow_nf_track(void *priv, struct sk_buff *skb,
 
 	if (f && !x && !vpnflow_dev_is_tunnel(state->out) &&
 	    (READ_ONCE(f->state) == VPNFLOW_FLOW_STATE_PRESERVED ||
-	     vpnflow_flow_withdrawn(vn, f, t, ctinfo))) {
+	     vpnflow_flow_unsealed(vn, f, ctinfo))) {
 		/* Keep the flow, not the packet: no cleartext, no NAT. */
 		atomic64_inc(&vn->cnt.pkts_dropped);
 		return NF_DROP;

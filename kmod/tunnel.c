@@ -119,22 +119,8 @@ static int vpnflow_sa_collect(struct xfrm_state *x, int count, void *ptr)
 static void vpnflow_tunnel_reclassify_pending(struct vpnflow_net *vn);
 static void vpnflow_tunnel_routes_changed(struct vpnflow_net *vn);
 
-/*
- * Caller holds vn->tlock. vn->nwithdrawn lets the data path skip its flow
- * lookup for packets outside any tunnel while no tunnel is withdrawn.
- */
-static void vpnflow_tunnel_set_withdrawn(struct vpnflow_net *vn, struct vpnflow_tunnel *t,
-					 bool withdrawn)
-{
-	if (t->withdrawn == withdrawn)
-		return;
-	WRITE_ONCE(t->withdrawn, withdrawn);
-	WRITE_ONCE(vn->nwithdrawn, vn->nwithdrawn + (withdrawn ? 1 : -1));
-}
-
 static void vpnflow_tunnel_free_rcu(struct vpnflow_net *vn, struct vpnflow_tunnel *t)
 {
-	vpnflow_tunnel_set_withdrawn(vn, t, false);
 	hash_del(&t->node);
 	kfree_rcu(t, rcu);
 }
@@ -335,39 +321,8 @@ void vpnflow_tunnel_policy_news(struct vpnflow_net *vn, const struct xfrm_policy
 		return;
 	spin_lock_bh(&vn->tlock);
 	t = vpnflow_tunnel_find(vn, &k);
-	if (t) {
+	if (t)
 		t->policy_news = true;
-		vpnflow_tunnel_set_withdrawn(vn, t, false);
-	}
-	spin_unlock_bh(&vn->tlock);
-}
-
-/*
- * xfrm notifier (any context): an outbound policy was deleted or hard-
- * expired (@xp), or all policies were flushed (@xp NULL). The tunnel it
- * pointed at is withdrawn until an outbound policy of it comes again: an
- * IKE daemon removes a CHILD_SA's policies and SAs one by one, and the
- * reconcile that declares the tunnel down runs later, in process context.
- * Meanwhile the data path holds the packets of its flows that would leave
- * unprotected (nfhooks.c) instead of letting them out in cleartext.
- */
-void vpnflow_tunnel_policy_gone(struct vpnflow_net *vn, const struct xfrm_policy *xp)
-{
-	struct vpnflow_tunnel_key k;
-	struct vpnflow_tunnel *t;
-	int bkt;
-
-	if (xp && !vpnflow_policy_tunnel_key(xp, &k))
-		return;
-	spin_lock_bh(&vn->tlock);
-	if (xp) {
-		t = vpnflow_tunnel_find(vn, &k);
-		if (t)
-			vpnflow_tunnel_set_withdrawn(vn, t, true);
-	} else {
-		hash_for_each(vn->tunnels, bkt, t, node)
-			vpnflow_tunnel_set_withdrawn(vn, t, true);
-	}
 	spin_unlock_bh(&vn->tlock);
 }
 

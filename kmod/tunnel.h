@@ -53,7 +53,6 @@ struct vpnflow_tunnel {
 	bool passed;			/* a reclassify-vpn pass ran since it came up */
 	u32 sel_hash;			/* of the selectors its last pass saw */
 	bool policy_news;		/* vn->tlock: outbound policy added or updated */
-	bool withdrawn;			/* an outbound policy went, none came since */
 	bool seen;			/* reconcile scratch */
 	unsigned int visited;		/* reconcile pass that handled it */
 	unsigned long changed;		/* jiffies of the last up/down */
@@ -68,7 +67,6 @@ struct vpnflow_tunnel *vpnflow_tunnel_get_or_create(struct vpnflow_net *vn,
 						    gfp_t gfp);
 void vpnflow_tunnel_reconcile(struct vpnflow_net *vn);
 void vpnflow_tunnel_policy_news(struct vpnflow_net *vn, const struct xfrm_policy *xp);
-void vpnflow_tunnel_policy_gone(struct vpnflow_net *vn, const struct xfrm_policy *xp);
 void vpnflow_tunnel_free_all(struct vpnflow_net *vn);
 
 #endif /* _VPNFLOW_TUNNEL_H */

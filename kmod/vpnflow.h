@@ -62,7 +62,6 @@ struct vpnflow_net {
 	/* Tunnels, their flow lists and flow state changes. */
 	spinlock_t tlock;
 	DECLARE_HASHTABLE(tunnels, 6);
-	unsigned int nwithdrawn;	/* tunnels with ->withdrawn set; tlock */
 	u32 next_tunnel_id;
 	struct rhashtable flows;	/* struct vpnflow_flow, keyed by ct */
 	atomic_t nflows;

@@ -57,19 +57,6 @@ static int vpnflow_km_notify_policy(struct xfrm_policy *xp, int dir,
 			vpnflow_tunnel_policy_news(vn, xp);
 		vpnflow_netns_kick(vn);
 		break;
-	case XFRM_MSG_POLEXPIRE:
-		/* A hard expiry deletes the policy; a soft one changes nothing. */
-		if (!c->data.hard)
-			break;
-		fallthrough;
-	case XFRM_MSG_DELPOLICY:
-		/* Its flows must not leak before the tunnel is seen down. */
-		if (xp && dir == XFRM_POLICY_OUT)
-			vpnflow_tunnel_policy_gone(vn, xp);
-		break;
-	case XFRM_MSG_FLUSHPOLICY:
-		vpnflow_tunnel_policy_gone(vn, NULL);
-		break;
 	}
 	return 0;
 }

@@ -19,6 +19,7 @@
         For the smoke run in `make check`; no timing is judged.
 """
 import json
+import os
 import re
 import statistics
 import sys
@@ -241,11 +242,10 @@ def load_probe(path):
     return s
 
 
-def cmd_report(a):
-    path, mdpath = a
+def load_results(path):
+    """results.jsonl's records. Paths recorded in the VM (/mnt/...) are in
+    the results folder on the host."""
     R = [json.loads(l) for l in open(path) if l.strip()]
-    # Paths recorded in the VM (/mnt/...) are in the results folder on the host.
-    import os
     base = os.path.dirname(os.path.abspath(path))
 
     def fix(p):
@@ -256,6 +256,24 @@ def cmd_report(a):
         for k in ('file', 'slabinfo', 'meminfo', 'dso', 'sym', 'output'):
             if k in r:
                 r[k] = fix(r[k])
+    return R
+
+
+def read_slabinfo(path):
+    """/proc/slabinfo: {cache: (active objects, object size)}."""
+    d = {}
+    for line in open(path):
+        if line.startswith(('slabinfo', '#')):
+            continue
+        f = line.split()
+        d[f[0]] = (int(f[1]), int(f[3]))
+    return d
+
+
+def cmd_report(a):
+    path, mdpath = a
+    R = load_results(path)
+    base = os.path.dirname(os.path.abspath(path))
     # Event records again from their ftrace dumps (the analysis may be newer).
     for i, r in enumerate(R):
         if r['part'] == 'event' and r['kind'] in ('down', 'up', 'teardown'):
@@ -547,19 +565,10 @@ def cmd_report(a):
     if 'before_rmmod' in M and 'after_rmmod' in M:
         o.h('4. Memory')
 
-        def slab(path):
-            d = {}
-            for line in open(path):
-                if line.startswith(('slabinfo', '#')):
-                    continue
-                f = line.split()
-                d[f[0]] = (int(f[1]), int(f[3]))  # active objs, objsize
-            return d
-
         def mem(path):
             return {l.split(':')[0]: int(l.split()[1]) for l in open(path)}
         b, a = M['before_rmmod'], M['after_rmmod']
-        sb, sa = slab(b['slabinfo']), slab(a['slabinfo'])
+        sb, sa = read_slabinfo(b['slabinfo']), read_slabinfo(a['slabinfo'])
         mb, ma = mem(b['meminfo']), mem(a['meminfo'])
         flows = b['flows_a'] + b['flows_b']
         caches = []
@@ -584,7 +593,7 @@ def cmd_report(a):
             o.p(f"For scale: one conntrack entry is a {nfc[1]}-byte nf_conntrack object (plus its extensions).")
         if 'tracked' in M and 'preserved' in M and caches:
             cache = max(caches, key=lambda c: c[1])[0]
-            snaps = [(l, slab(M[l]['slabinfo']).get(cache, (0, 0))[0], M[l])
+            snaps = [(l, read_slabinfo(M[l]['slabinfo']).get(cache, (0, 0))[0], M[l])
                      for l in ('before_f3', 'tracked', 'preserved') if l in M]
             rows = [[l, f"{m['flows_a'] + m['flows_b']:,}", f"{m['held_a']:,}", f"{m['table']:,}",
                      f'{n:,}'] for l, n, m in snaps]
@@ -602,9 +611,7 @@ def cmd_report(a):
 
 
 def cmd_check(a):
-    path = a[0]
-    base = path.rsplit('/', 1)[0] + '/' if '/' in path else './'
-    R = [json.loads(line) for line in open(path) if line.strip()]
+    R = load_results(a[0])
     res = []
 
     def ok(cond, name, why=''):
@@ -612,9 +619,6 @@ def cmd_check(a):
 
     def part(p, **kw):
         return [r for r in R if r.get('part') == p and all(r.get(k) == v for k, v in kw.items())]
-
-    def local(p):  # the guest's /mnt is the results folder here
-        return base + p[len('/mnt/'):] if p.startswith('/mnt/') else p
 
     cfg = (part('config') or [{}])[0]
     ok(cfg and part('duration'), 'the run started and reached its end (config and duration)')
@@ -676,15 +680,8 @@ def cmd_check(a):
     b, af = M.get('before_rmmod'), M.get('after_rmmod')
     freed = 0
     if b and af:
-        def slab(p):
-            d = {}
-            for line in open(local(p)):
-                if not line.startswith(('slabinfo', '#')):
-                    f = line.split()
-                    d[f[0]] = int(f[1])
-            return d
-        sb, sa = slab(b['slabinfo']), slab(af['slabinfo'])
-        freed = max((sb[n] - sa[n] for n in sb if n in sa), default=0)
+        sb, sa = read_slabinfo(b['slabinfo']), read_slabinfo(af['slabinfo'])
+        freed = max((sb[n][0] - sa[n][0] for n in sb if n in sa), default=0)
     flows = b['flows_a'] + b['flows_b'] if b else 0
     ok(b and af and flows > 0 and af['flows_a'] == 0 and freed >= flows * 3 // 4,
        f'memory: rmmod with {flows} flows tracked freed {freed} objects of one cache')

@@ -55,8 +55,11 @@ static u32 vpnflow_peer_mtu(struct net *net, const struct xfrm_state *x)
 	u32 mtu = 0;
 
 	if (x->props.family == AF_INET) {
-		struct rtable *rt = ip_route_output(net, x->props.saddr.a4,
-						    x->id.daddr.a4, 0, 0);
+		struct flowi4 fl4 = {
+			.daddr = x->props.saddr.a4,
+			.saddr = x->id.daddr.a4,
+		};
+		struct rtable *rt = ip_route_output_key(net, &fl4);
 
 		if (IS_ERR(rt))
 			return 0;

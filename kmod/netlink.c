@@ -11,11 +11,11 @@
  */
 
 #include <linux/module.h>
-#include <net/genetlink.h>
 #include <net/netlink.h>
 
 #include <uapi/linux/vpnflow.h>
 
+#include "compat/genetlink.h"
 #include "flow.h"
 #include "netlink.h"
 #include "netlink-gen.h"
@@ -93,7 +93,7 @@ int vpnflow_nl_options_set_doit(struct sk_buff *skb, struct genl_info *info)
 	int err;
 
 	if (GENL_REQ_ATTR_CHECK(info, VPNFLOW_A_OPTIONS)) {
-		/* The missing-attribute TLV names it; say it in words too. */
+		/* Where the kernel has it, a missing-attribute TLV names it too. */
 		NL_SET_ERR_MSG_MOD(info->extack, "no options given");
 		return -EINVAL;
 	}
@@ -336,10 +336,10 @@ int vpnflow_nl_tunnel_get_dumpit(struct sk_buff *skb, struct netlink_callback *c
  */
 int vpnflow_nl_flow_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 {
-	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
+	struct nlattr **attrs = compat_genl_dumpit_attrs(cb);
 	struct vpnflow_net *vn = vpnflow_pernet(sock_net(skb->sk));
-	struct nlattr *a_tun = info->attrs[VPNFLOW_A_FILTER_TUNNEL_ID];
-	struct nlattr *a_state = info->attrs[VPNFLOW_A_FILTER_FLOW_STATE];
+	struct nlattr *a_tun = attrs[VPNFLOW_A_FILTER_TUNNEL_ID];
+	struct nlattr *a_state = attrs[VPNFLOW_A_FILTER_FLOW_STATE];
 	long idx = 0, skip = cb->args[0];
 	struct vpnflow_tunnel *t;
 	struct vpnflow_flow *f;

@@ -1,7 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # Install what building and testing vpnflow needs, from Debian's archive.
-# Does nothing when everything is there already.
+# Does nothing when everything is there already. The kernels of other
+# suites are not installed here: selftests/vm/kernels.sh keeps them in
+# roots of their own.
 #
 #   deps.sh           what `make check` and `make demo` need
 #   deps.sh debug     and what building the debug kernel needs (check-debug)
@@ -9,6 +11,7 @@ set -eu
 pkgs="build-essential make gcc pkg-config python3 python3-yaml libmnl-dev
       clang-14 libclang-rt-14-dev
       linux-image-amd64 linux-headers-amd64 linux-source-6.1 sparse
+      linux-image-6.12-amd64 linux-headers-6.12-amd64 debootstrap
       qemu-system-x86 busybox-static cpio kmod dkms
       strongswan-charon strongswan-swanctl strongswan-libcharon libstrongswan-standard-plugins
       iproute2 iptables nftables conntrack tcpdump socat iperf3 netcat-openbsd

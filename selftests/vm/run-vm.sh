@@ -4,10 +4,14 @@
 # Boot Debian's kernel under qemu (TCG) with the host's root over 9p and run
 # one command in it; the console streams to stdout.
 #
-#   run-vm.sh [-k KVER | -K TREE] [-t TIMEOUT_S] [-m MEM] [-a APPEND]
+#   run-vm.sh [-k KVER | -K TREE] [-R ROOT] [-t TIMEOUT_S] [-m MEM] [-a APPEND]
 #             [-s SHARED_DIR] [-c CPUS] [-i SHIFT] [-P] -r RESULTS_DIR -- COMMAND...
 #
-# -k boots Debian's /boot/vmlinuz-KVER (default: guest-kver.sh); -K boots the
+# -k boots Debian's kernel KVER (default: guest-kver.sh): the host's
+# /boot/vmlinuz-KVER, or one that kernels.sh installed in a root of another
+# suite (its modules then appear at /lib/modules/KVER in the guest).
+# -R: the guest's root is ROOT (a kernels.sh root, e.g. a Debian 13
+# gateway) instead of the host's /. -K boots the
 # bzImage of a kernel tree built by debug-kernel.sh (everything built in,
 # 4 GB of RAM unless -m says otherwise; its modules.builtin is installed in
 # the guest's /lib/modules/RELEASE so modprobe of built-in modules works).
@@ -47,6 +51,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 kver=
 tree=
+root=/
 timeout_s=1200
 mem=
 append=
@@ -55,10 +60,11 @@ share=
 cpus=2
 icount=
 pin=1
-while getopts k:K:t:m:a:r:s:c:i:P o; do
+while getopts k:K:R:t:m:a:r:s:c:i:P o; do
 	case $o in
 	k) kver=$OPTARG ;;
 	K) tree=$OPTARG ;;
+	R) root=$(cd "$OPTARG" && pwd) || exit 2 ;;
 	a) append=$OPTARG ;;
 	t) timeout_s=$OPTARG ;;
 	m) mem=$OPTARG ;;
@@ -87,9 +93,16 @@ if [ -n "$tree" ]; then
 	append="no5lvl acpi=noirq${append:+ $append}"
 else
 	[ -n "$kver" ] || kver=$("$here/guest-kver.sh") || exit 2
-	kernel=/boot/vmlinuz-$kver
 	[ -n "$mem" ] || mem=2048
+	# The root whose /usr/lib/modules has the kernel: the host's, or a
+	# kernels.sh root; 7.x keeps vmlinuz there rather than in /boot.
+	kroot=$("$here/kernels.sh" locate "$kver") || exit 2
+	kernel=${kroot%/}/boot/vmlinuz-$kver
+	[ -f "$kernel" ] || kernel=${kroot%/}/usr/lib/modules/$kver/vmlinuz
+	[ -f "$kernel" ] || { echo "run-vm: no vmlinuz for $kver in $kroot" >&2; exit 2; }
+	[ "$kroot" = / ] || moddir=$kroot/usr/lib/modules/$kver
 fi
+[ "$root" = / ] || mkdir -p "$root$top" || exit 2
 
 cache=${VPNFLOW_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vpnflow-vm}
 mkdir -p "$cache" "$results"
@@ -102,7 +115,7 @@ fi
 # The command file the guest's init runs; its exit status lands in status.
 rm -f "$results/status" "$results/dmesg" "$results/kmsg" "$results/console.log" "$results/output"
 rm -rf "$results/lib-modules"
-if [ -n "$moddir" ]; then
+if [ -n "$tree" ]; then
 	mkdir -p "$results/lib-modules" && cp -a "$moddir" "$results/lib-modules/" || exit 2
 fi
 {
@@ -112,7 +125,14 @@ fi
 	echo "cd $(printf '%q' "$PWD")"
 	# A kernel tree's modules.builtin and depmod files, writable (through
 	# the results folder: the cache may be where the guest has a tmpfs).
-	[ -z "$moddir" ] || echo "mkdir -p /lib/modules && cp -a /mnt/lib-modules/$kver /lib/modules/"
+	[ -z "$tree" ] || echo "mkdir -p /lib/modules && cp -a /mnt/lib-modules/$kver /lib/modules/"
+	# Another root's kernel under this root: its modules, writable (DKMS,
+	# depmod), over the host's file system the guest sees.
+	if [ -z "$tree" ] && [ -n "$moddir" ] && [ "$root" = / ]; then
+		printf 'mkdir -p /run/vm-kmod/upper /run/vm-kmod/work /lib/modules/%s && ' "$kver"
+		printf 'mount -t overlay -o lowerdir=%q,upperdir=/run/vm-kmod/upper,workdir=/run/vm-kmod/work overlay /lib/modules/%s\n' \
+			"$moddir" "$kver"
+	fi
 	# Every kernel message, in /mnt/kmsg: a /dev/kmsg reader keeps what
 	# the tests' dmesg -C clears from the dmesg file.
 	echo 'cat /dev/kmsg > /mnt/kmsg 2>/dev/null & kmsg=$!'
@@ -147,7 +167,7 @@ timeout -k 10 "$timeout_s" qemu-system-x86_64 \
 	-serial stdio -nic none \
 	-kernel "$kernel" -initrd "$initrd" \
 	-append "console=ttyS0 loglevel=4 panic=-1 oops=panic rdinit=/init mitigations=off nokaslr tsc=reliable vpnflow_repo=$top${append:+ $append}" \
-	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+	-virtfs "local,path=$root,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
 	-virtfs "local,path=$results,mount_tag=results,security_model=none,multidevs=remap" \
 	-virtfs "local,path=$top,mount_tag=repo,security_model=none,multidevs=remap" \
 	"${sharefs[@]}" \

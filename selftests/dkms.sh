@@ -1,8 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# DKMS: the host ran `make dkms-install KVER=<this kernel>` before booting
-# (selftests/vm/check.sh); here a plain `modprobe vpnflow_preserve` must
+# DKMS: `make dkms-install KVER=<this kernel>` ran before booting
+# (selftests/vm/check.sh), in the userland of the kernel's own suite: the
+# host's, or the root of that suite (VPNFLOW_DKMS_ROOT, when this guest
+# runs another userland); here a plain `modprobe vpnflow_preserve` must
 # load the DKMS-built module and vpnsysopt must talk to it.
 #
 #   +------------------------------+
@@ -17,9 +19,11 @@ ktap_plan 7
 kver=$(uname -r)
 version=$(cat "$VPNFLOW_TOP/VERSION")
 
+dkms_root=${VPNFLOW_DKMS_ROOT:-/}
+
 vpnflow_unload
-ktap_check "dkms lists vpnflow_preserve/$version installed for $kver" \
-	sh -c "dkms status -m vpnflow_preserve -k $kver | grep -q 'vpnflow_preserve/$version, $kver, .*: installed'"
+ktap_check "dkms ($dkms_root) lists vpnflow_preserve/$version installed for $kver" \
+	sh -c "chroot '$dkms_root' dkms status -m vpnflow_preserve -k $kver | grep -q 'vpnflow_preserve/$version, $kver, .*: installed'"
 path=$(modinfo -n vpnflow_preserve 2>/dev/null)
 ktap_info "modinfo -n: $path"
 ktap_check "modprobe finds the DKMS module under updates/" \

@@ -112,6 +112,11 @@ setup_ns()
 # default 1) multiplies every such timeout, for slow guests (the debug
 # kernel: KASAN and lockdep under TCG); what is waited for stays the same.
 VPNFLOW_SLOW=${VPNFLOW_SLOW:-1}
+
+# VPNFLOW_CORE=1: the long scripts run their core cases only (what every
+# kernel but the main one runs in `make check`, see selftests/vm/check.sh);
+# a script says which cases it leaves out.
+VPNFLOW_CORE=${VPNFLOW_CORE:-0}
 busywait()
 {
 	local timeout_ms=$(($1 * VPNFLOW_SLOW))

@@ -14,11 +14,13 @@
 #  While the tunnel is down the client starts a UDP stream (50 packets/s,
 #  source port 40000) and a TCP connection to the server; gwa MASQUERADEs
 #  both towards the WAN, where they die. Then gwa brings the tunnel up.
+#  VPNFLOW_CORE=1 leaves out the run with the option off and the tunneled
+#  flow across a re-up.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-ipsec.sh"
 require_vm
 command -v swanctl >/dev/null || ktap_skip_all "strongSwan (swanctl) not installed"
-ktap_plan 16
+if [ "$VPNFLOW_CORE" = 0 ]; then ktap_plan 16; else ktap_plan 12; fi
 UDP=$VPNFLOW_TOP/selftests/tools/udpstream.py
 tmp=$(mktemp -d)
 defer rm -rf "$tmp"
@@ -100,12 +102,14 @@ first_inner_after()
 }
 counter() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$tmp/$1.cnt" "$2" 2>/dev/null || echo -1; }
 
-stuck_run off
-ktap_info "off: gwa UDP entry after tunnel up: $(cat "$tmp/off.ct-after" 2>/dev/null)"
-ktap_check "reclassify off: the stream stays on the NAT path (nothing reaches the server)" \
-	sh -c "[ -z \"$(first_inner_after off)\" ] && grep -q 'dst=192.0.2.1' $tmp/off.ct-after"
-ktap_check "reclassify off: the TCP connection attempt does not get through" \
-	sh -c "[ \$(cat $tmp/off.tcp-ok) = 0 ]"
+if [ "$VPNFLOW_CORE" = 0 ]; then
+	stuck_run off
+	ktap_info "off: gwa UDP entry after tunnel up: $(cat "$tmp/off.ct-after" 2>/dev/null)"
+	ktap_check "reclassify off: the stream stays on the NAT path (nothing reaches the server)" \
+		sh -c "[ -z \"$(first_inner_after off)\" ] && grep -q 'dst=192.0.2.1' $tmp/off.ct-after"
+	ktap_check "reclassify off: the TCP connection attempt does not get through" \
+		sh -c "[ \$(cat $tmp/off.tcp-ok) = 0 ]"
+fi
 
 stuck_run on
 [ -f "$tmp/on.err" ] && ktap_info "on: $(cat "$tmp/on.err")"
@@ -150,10 +154,12 @@ inside_run()
 		"$VPNSYSOPT" -n "$gwa" -j show counters >"$tmp/in.cnt"
 	)
 }
-inside_run
-ktap_check "a tunneled flow survives the tunnel coming up again (no DESTROY, still moving)" \
-	sh -c "[ -f $tmp/in.moving ] && [ -f $tmp/in.events ] && ! grep -q 'dport=5001' $tmp/in.events"
-ktap_check "and reclassify cleared nothing then" sh -c "[ $(counter in flows_reclassified) = 0 ]"
+if [ "$VPNFLOW_CORE" = 0 ]; then
+	inside_run
+	ktap_check "a tunneled flow survives the tunnel coming up again (no DESTROY, still moving)" \
+		sh -c "[ -f $tmp/in.moving ] && [ -f $tmp/in.events ] && ! grep -q 'dport=5001' $tmp/in.events"
+	ktap_check "and reclassify cleared nothing then" sh -c "[ $(counter in flows_reclassified) = 0 ]"
+fi
 # IPv6, and two tunnels with disjoint selectors: while both are down the
 # client streams to the server over IPv4 and IPv6, both MASQUERADEd by gwa.
 # Bringing up the IPv6 tunnel clears the IPv6 entry only; the IPv4 one

@@ -21,9 +21,23 @@ version=$(cat "$VPNFLOW_TOP/VERSION")
 
 dkms_root=${VPNFLOW_DKMS_ROOT:-/}
 
+# What the installing userland's dkms says (in its root, with /dev and /proc).
+dkms_status()
+{
+	if [ "$dkms_root" = / ]; then
+		dkms status -m vpnflow_preserve -k "$kver"
+	else
+		unshare -m --propagation private -- sh -c 'mount --rbind /dev "$1/dev" &&
+			mount -t proc proc "$1/proc" && chroot "$1" dkms status -m vpnflow_preserve -k "$2"' \
+			sh "$dkms_root" "$kver"
+	fi
+}
+
 vpnflow_unload
+status=$(dkms_status 2>&1)
+ktap_info "dkms status ($dkms_root): $status"
 ktap_check "dkms ($dkms_root) lists vpnflow_preserve/$version installed for $kver" \
-	sh -c "chroot '$dkms_root' dkms status -m vpnflow_preserve -k $kver | grep -q 'vpnflow_preserve/$version, $kver, .*: installed'"
+	grep -qE "vpnflow_preserve(/|, )$version, $kver, .*: installed" <<<"$status"
 path=$(modinfo -n vpnflow_preserve 2>/dev/null)
 ktap_info "modinfo -n: $path"
 ktap_check "modprobe finds the DKMS module under updates/" \

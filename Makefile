@@ -6,7 +6,9 @@
 #   make KVER=6.1.0-56-amd64  against /lib/modules/$KVER/build (or KDIR=...)
 #   make install / uninstall  module to /lib/modules/$KVER/updates, vpnsysopt, man pages
 #   make dkms-install / dkms-remove
-#   make check                everything: host checks + the VM selftests (installs deps)
+#   make check                everything: host checks + the VM selftests (installs deps),
+#                             the whole suite on Debian 12's kernel, the core on the others
+#   make check-kernels        the whole suite on every other kernel (hours)
 #   make check-debug          the VM selftests on a KASAN/lockdep/kmemleak/UBSAN kernel
 #   make style / sparse       checkpatch and sparse on the module
 
@@ -19,7 +21,7 @@ MODDIR  := $(DESTDIR)/lib/modules/$(KVER)/updates
 PROBES  := kmod/compat/generated/probes.h
 
 .PHONY: all module tools install uninstall dkms-install dkms-remove clean \
-	check check-debug check-host check-spec style sparse deps demo bench bench-doc
+	check check-kernels check-debug check-host check-spec style sparse deps demo bench bench-doc
 
 all: module tools
 
@@ -86,6 +88,12 @@ deps:
 # linux-image-amd64 under qemu). Prints "N passed, N failed".
 check: deps
 	selftests/vm/check.sh
+
+# The whole suite on every kernel of selftests/vm/kernels.sh but Debian
+# 12's (Debian 11, 12 with 6.12, 13, 13's backports, unstable), or on
+# KERNELS="trixie sid"; KERNELS_MODE=core|short for less.
+check-kernels: deps
+	selftests/vm/check-kernels.sh -m $(or $(KERNELS_MODE),full) $(KERNELS)
 
 # The selftests on a debug kernel built from Debian's linux-source-6.1
 # (cached); see README. Hours, not part of `make check`.

@@ -11,6 +11,13 @@
 #   5. the benchmark's smoke run (bench/smoke.sh: make bench at its
 #      smallest scale; every part measured what it says, no speed judged)
 #   6. DKMS: remove, and nothing may be left behind
+#   7. every other kernel of kernels.sh (Debian 11, 12 with 6.12, 13 with
+#      its gateway userland, 13's backports, unstable): built with its
+#      suite's compiler, DKMS in its userland, the core selftests (or, for
+#      the two marked short there, load/unload, DKMS and the CLI) in a VM
+#      booting it; check-kernels.sh runs the whole suite on each. Then the
+#      README's table of them, and probe.sh's errors (Debian 13's headers
+#      on this Debian 12 host)
 # Ends with "N passed, N failed" and exits non-zero on any failure.
 #
 #   check.sh [-k KVER] [TEST...]      (TEST: selftests/<name>.sh; default all)
@@ -76,6 +83,15 @@ fi
 
 if [ "$dkms" = 1 ]; then
 	host_ktap "dkms remove leaves nothing behind" selftests/host/dkms-remove.sh "$kver"
+fi
+
+if [ "$full" = 1 ]; then
+	# bookworm's kernel is the one the whole suite ran on above.
+	for t in $(selftests/vm/kernels.sh list | grep -vx bookworm); do
+		kernel_check "$t"
+	done
+	host_ktap "README's supported kernels" selftests/host/readme-kernels.sh
+	host_ktap "probe.sh fails loudly (Debian 13's headers on this host)" selftests/host/probe-errors.sh
 fi
 
 totals

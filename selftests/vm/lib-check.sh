@@ -94,3 +94,62 @@ totals()
 	echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$skip error:0"
 	echo "$pass passed, $fail failed"
 }
+
+# The selftests of kernel_check's core and short runs (VPNFLOW_CORE=1
+# trims the long scripts to their core cases). core: load/unload with
+# netns churn, DKMS, the preserve flap on and off, reclassify, exact
+# tcpmss, the netlink/CLI round trip; short: load/unload, DKMS, the CLI.
+core_tests=(selftests/module_load.sh selftests/dkms.sh selftests/preserve.sh
+	    selftests/reclassify.sh selftests/tcpmss.sh selftests/vpnsysopt.sh)
+short_tests=(selftests/module_load.sh selftests/dkms.sh selftests/vpnsysopt.sh)
+
+# kernel_check TARGET [core|short|full]: one of kernels.sh's targets end
+# to end (default: what kernels.sh says `make check` runs on it):
+# its kernel from the archive, the module (and, for another userland in
+# the VM, vpnsysopt) built in its suite's root with that suite's compiler,
+# DKMS there, the selftests in a VM booting it, DKMS removed. Every step
+# is a KTAP line named after the target; the VM's cases are counted.
+kernel_check()
+{
+	local t=$1 mode=${2:-} b res KVER ROOT VMROOT CC CI dkms=0 dkms_root= list
+	local ks=selftests/vm/kernels.sh
+	run_step "$t: its kernel, from the archive" $ks prepare "$t" || return 1
+	eval "$($ks info "$t")"
+	[ -n "$mode" ] || mode=$CI
+	echo "# $t: kernel $KVER, built with $CC, VM root $VMROOT"
+	# A copy per target (kernels.sh binds the tree into the roots).
+	b=build/kernels/$t
+	rm -rf "$b" && mkdir -p "$b" &&
+		cp -r Makefile Kbuild VERSION dkms.conf kmod include tools "$b/" &&
+		make -s -C "$b" clean >/dev/null || return 1
+	run_step "$t: build the module for $KVER with $CC" \
+		$ks run "$t" make -C "$b" module KVER="$KVER" || return 1
+	res=$log/vm-$t
+	mkdir -p "$res"
+	cp "$b/kmod/vpnflow_preserve.ko" "$res/"
+	if [ "$VMROOT" != / ]; then
+		run_step "$t: build vpnsysopt in its userland" $ks run "$t" make -C "$b/tools" || return 1
+		cp "$b/tools/vpnsysopt" "$res/"
+	else
+		cp tools/vpnsysopt "$res/"
+	fi
+	run_step "$t: dkms install for $KVER in its userland" \
+		$ks run "$t" make -C "$b" dkms-install KVER="$KVER" && dkms=1
+	[ "$ROOT" = "$VMROOT" ] || dkms_root=$ROOT
+	case $mode in
+	core) list=("${core_tests[@]}") ;;
+	short) list=("${short_tests[@]}") ;;
+	*) mapfile -t list < <(ls selftests/*.sh | grep -v '/lib[^/]*\.sh$') ;;
+	esac
+	selftests/vm/run-vm.sh -k "$KVER" -R "$VMROOT" -t 4800 -r "$res" -- \
+		env VPNFLOW_DKMS=$dkms ${dkms_root:+VPNFLOW_DKMS_ROOT=$dkms_root} \
+		VPNFLOW_CORE=$([ "$mode" = full ] && echo 0 || echo 1) RR_VTI="${RR_VTI:-0}" \
+		VPNFLOW_KO=/mnt/vpnflow_preserve.ko VPNSYSOPT=/mnt/vpnsysopt \
+		selftests/vm/guest-run.sh "${list[@]}" | grep --line-buffered -v $'\e' |
+		sed -u "s/^/# $t: /"
+	vm_verdict "$t: selftests on $KVER" "$res"
+	if [ "$dkms" = 1 ]; then
+		host_ktap "$t: dkms remove leaves nothing behind" \
+			$ks run "$t" bash selftests/host/dkms-remove.sh "$KVER"
+	fi
+}

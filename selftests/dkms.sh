@@ -37,7 +37,8 @@ vpnflow_unload
 status=$(dkms_status 2>&1)
 ktap_info "dkms status ($dkms_root): $status"
 ktap_check "dkms ($dkms_root) lists vpnflow_preserve/$version installed for $kver" \
-	grep -qE "vpnflow_preserve(/|, )$version, $kver, .*: installed" <<<"$status"
+	sh -c 'printf "%s\n" "$1" | grep -F -e "vpnflow_preserve/$2, $3, " -e "vpnflow_preserve, $2, $3, " |
+		grep -q ": installed"' sh "$status" "$version" "$kver"
 path=$(modinfo -n vpnflow_preserve 2>/dev/null)
 ktap_info "modinfo -n: $path"
 ktap_check "modprobe finds the DKMS module under updates/" \

@@ -9,6 +9,9 @@
         (SA deleted / added) to the end of the work (flows preserved / torn
         down: vpnflow_flows_tunnel_down returns; re-install: reclassify-vpn
         returns).
+  analyze.py dump TRACE PROBE OUT.json T0 T1 AB KO FLOWS REP
+        one JSON line for a flow dump (part 6): its callbacks' durations
+        from the vf kprobes, the echoes through T0 while it ran
   analyze.py report RESULTS.jsonl TABLE.md
         the tables (text on stdout, markdown into TABLE.md)
   analyze.py check RESULTS.jsonl
@@ -140,6 +143,31 @@ def cmd_graph(a):
         rec['p99_us'] = d[min(len(d) - 1, int(len(d) * 0.99))]
         rec['max_us'] = d[-1]
         rec['span_ms'] = (calls[-1][0] - calls[0][0]) * 1e3 + calls[-1][1] / 1e3
+    print(json.dumps(rec))
+
+
+def cmd_dump(a):
+    """A flow dump (part 6): each call of the dump callback from the ftrace
+    dump, the echoes through T0 sent while the dump ran, the flows listed."""
+    trace, probe, out, t0, t1, ab, ko, flows, rep = a
+    t0, t1 = int(t0), int(t1)
+    calls = sorted((b - x) / 1e6 for x, b in pairs(parse_trace(trace), 'dump', 'dump_end'))
+    try:
+        with open(out) as f:
+            listed = len(json.load(f))
+    except (OSError, ValueError):
+        listed = -1
+    during = [(s, r) for s, r in load_probe(probe) if t0 <= s <= t1]
+    rtts = sorted(r / 1e6 for s, r in during if r >= 0)
+    rec = {'part': 'dump', 'ab': ab, 'ko': ko, 'flows': int(flows), 'rep': int(rep),
+           'listed': listed, 'ms': (t1 - t0) / 1e6, 'calls': len(calls),
+           'call_max_ms': calls[-1] if calls else None,
+           'call_p50_ms': calls[len(calls) // 2] if calls else None,
+           'calls_ms': sum(calls), 'echoes': len(during),
+           'lost': sum(1 for s, r in during if r < 0),
+           'rtt_p50_ms': pct(rtts, 50) if rtts else None,
+           'rtt_p99_ms': pct(rtts, 99) if rtts else None,
+           'rtt_max_ms': rtts[-1] if rtts else None}
     print(json.dumps(rec))
 
 
@@ -398,6 +426,36 @@ def cmd_report(a):
             o.p(f"tunnel_down B/A: {med(db) / med(da):.2f} (medians), "
                 f"{min(db) / max(da):.2f}–{max(db) / min(da):.2f} (extremes). Each run tracks the "
                 f"tunnel's flows afresh (one packet each) after loading the module.")
+    # Part 6 (A/B of two modules on a flow dump)
+    D = [r for r in R if r['part'] == 'dump']
+    if D:
+        o.h('6. A/B: a flow dump (vpnsysopt -j show conn) of two modules, loaded in turn (AB, BA, ...)')
+        rows = []
+        for m in ('A', 'B'):
+            d = [r for r in D if r['ab'] == m]
+            if not d:
+                continue
+            rows.append([m, d[0]['ko'], f"{med([r['flows'] for r in d]):,.0f}",
+                         f"{med([r['listed'] for r in d]):,.0f}", str(len(d)),
+                         fmt(med([r['ms'] for r in d]), 0), spread([r['ms'] for r in d], 0),
+                         fmt(med([r['calls'] for r in d]), 0),
+                         fmt(med([r['calls_ms'] for r in d]), 0),
+                         fmt(med([r['call_max_ms'] for r in d if r['call_max_ms'] is not None]), 2),
+                         fmt(med([r['rtt_p99_ms'] for r in d if r['rtt_p99_ms'] is not None]), 2),
+                         fmt(max([r['rtt_max_ms'] for r in d if r['rtt_max_ms'] is not None] or [0]), 2),
+                         str(sum(r['lost'] for r in d))])
+        o.table(['module', 'file', 'flows', 'listed', 'runs', 'dump ms (median)', 'min–max',
+                 'callback calls', 'in callbacks ms', 'longest call ms', 'T0 echo p99 ms',
+                 'T0 echo max ms', 'echoes lost'], rows)
+        da = [r for r in D if r['ab'] == 'A']
+        db = [r for r in D if r['ab'] == 'B']
+        if da and db:
+            o.p(f"dump time B/A: {med([r['ms'] for r in db]) / med([r['ms'] for r in da]):.2f}; "
+                f"longest callback B/A: "
+                f"{med([r['call_max_ms'] for r in db]) / med([r['call_max_ms'] for r in da]):.1f} "
+                f"(medians). A module that walks its flows under vn->tlock (spin_lock_bh) keeps "
+                f"BHs off on its CPU for the whole of each callback; one that walks under RCU "
+                f"keeps them on throughout.")
     R = [r for r in R if 'ab' not in r]
 
     # Part 2
@@ -700,4 +758,4 @@ if __name__ == '__main__':
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     {'event': cmd_event, 'report': cmd_report, 'graph': cmd_graph,
-     'gc': cmd_gc, 'check': cmd_check}[sys.argv[1]](sys.argv[2:])
+     'gc': cmd_gc, 'dump': cmd_dump, 'check': cmd_check}[sys.argv[1]](sys.argv[2:])

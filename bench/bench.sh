@@ -22,13 +22,15 @@
 # Parts: 1 forwarding overhead (iperf3 TCP and 64-byte UDP through T0,
 # module not loaded vs loaded with everything on, alternating), 3 SYN rate
 # with tcpmss variants, 2 tunnel events at scale (module vs conntrack(8)
-# from a script; latency of T0 meanwhile), 4 memory.
+# from a script; latency of T0 meanwhile), 4 memory, 5 and 6 A/Bs of two
+# modules (tunnel-down pass; flow dump and latency of T0 meanwhile).
 #
 # Scale: BENCH_SCALE=full (default), quick, or smoke (`make check`: does
 # every part still measure what it says; no figure worth reading); BENCH_FLOWS (largest tunnel,
 # F3), BENCH_TABLE (conntrack entries in gwa for the big-table points),
 # BENCH_PAIRS (throughput pairs), BENCH_REPS (module events per point),
-# BENCH_PARTS (default "1 3 2 4"; 5 is the A/B of BENCH_KO and BENCH_KO_B).
+# BENCH_PARTS (default "1 3 2 4"; 5 and 6 are A/Bs of BENCH_KO and
+# BENCH_KO_B: the tunnel-down pass, and a flow dump).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -655,6 +657,65 @@ part5()
 			sed -i "\$ s/}\$/,\"ab\":\"$m\"}/" "$RES"
 		done
 	done
+}
+
+# --- part 6: A/B of two modules on a flow dump ---
+# BENCH_KO (A) and BENCH_KO_B (B), loaded in turn, AB then BA, REPS times:
+# T3's F3 flows tracked afresh (one packet each), then `vpnsysopt -j show
+# conn` in gwa, timed from userspace, each part of the dump (one call of
+# vpnflow_nl_flow_get_dumpit) timed by kprobes, and the probe's echoes
+# through T0 meanwhile. A module that walks its flow lists under vn->tlock
+# holds BHs off for each whole call; one that walks under RCU holds none.
+part6()
+{
+	local rep m ko k=3 n t0 t1 f p o
+	[ -n "${BENCH_KO_B:-}" ] || { log "part 6: no BENCH_KO_B"; return 1; }
+	log "part 6: A/B of a flow dump, T$k, $F3 flows"
+	mod_load || return 1
+	make_flows $k "$F3"
+	for ((rep = 1; rep <= REPS; rep++)); do
+		for m in $([ $((rep % 2)) = 1 ] && echo A B || echo B A); do
+			[ "$m" = A ] && ko=$VPNFLOW_KO || ko=$BENCH_KO_B
+			echo 0 >$T/tracing_on
+			[ -d $T/events/vfd ] && echo 0 >$T/events/vfd/enable
+			[ -d $T/events/vf ] && echo 0 >$T/events/vf/enable
+			echo >$T/kprobe_events
+			vpnflow_unload
+			VPNFLOW_KO=$ko mod_load || return 1
+			"$FG" touch -c $C:lan0 -g "$GWAMAC" -a 198.51.100.$((16 * k + 1)) \
+				-b 203.0.113.$((16 * k + 1)) -n "$F3" >/dev/null
+			busywait 120000 wait_ge flows "$F3" || log "part 6: $m tracks $(ctr $A flows) flows"
+			n=$(ctr $A flows)
+			mountpoint -q $T || mount -t tracefs nodev $T || return 1
+			echo mono >$T/trace_clock
+			echo 32768 >$T/buffer_size_kb
+			cat >>$T/kprobe_events <<-'EOF' || return 1
+			p:vfd/dump vpnflow_preserve:vpnflow_nl_flow_get_dumpit
+			r:vfd/dump_end vpnflow_preserve:vpnflow_nl_flow_get_dumpit
+			EOF
+			echo 1 >$T/events/vfd/enable
+			echo >$T/trace
+			echo 1 >$T/tracing_on
+			p=$W/probe-dump-$m-$rep.txt
+			"$FG" probe -c $C -b 203.0.113.2 -i 1000 -o "$p" &
+			PROBE_PID=$!
+			sleep 1
+			o=$W/dump-$m-$rep.json
+			t0=$(now)
+			"$VS" -n $A -j show conn >"$o"
+			t1=$(now)
+			sleep 1
+			probe_stop
+			echo 0 >$T/tracing_on
+			f=$W/trace-dump-$m-$rep.txt
+			cp $T/trace "$f"
+			rec "$($AN dump "$f" "$p" "$o" "$t0" "$t1" "$m" "$(basename "$ko")" "$n" "$rep")"
+			log "dump $m: $(tail -n 1 "$RES")"
+		done
+	done
+	echo 0 >$T/events/vfd/enable
+	echo >$T/kprobe_events
+	echo 1 >$T/tracing_on
 }
 
 part4()

@@ -141,10 +141,24 @@ static void vpnflow_flow_unlink(struct vpnflow_net *vn, struct vpnflow_flow *f)
 	atomic_dec(&vn->nflows);
 }
 
+static void vpnflow_flow_free_rcu(struct rcu_head *head)
+{
+	struct vpnflow_flow *f = container_of(head, struct vpnflow_flow, rcu);
+
+	nf_ct_put(f->ct);
+	kfree(f);
+}
+
+/*
+ * Free an unlinked flow. Readers under RCU (the data path, flow dumps)
+ * may still look at it and at its conntrack entry until a grace period
+ * has passed: the entry's reference is dropped only then, so f->ct never
+ * points at an entry conntrack has freed and reused (nf_conn is
+ * SLAB_TYPESAFE_BY_RCU).
+ */
 static void vpnflow_flow_release(struct vpnflow_flow *f)
 {
-	nf_ct_put(f->ct);
-	kfree_rcu(f, rcu);
+	call_rcu(&f->rcu, vpnflow_flow_free_rcu);
 }
 
 /* Caller holds vn->tlock. */

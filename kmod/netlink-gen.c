@@ -65,14 +65,16 @@ const struct genl_ops vpnflow_nl_ops[6] = {
 	{
 		.cmd		= VPNFLOW_CMD_TUNNEL_GET,
 		.dumpit		= vpnflow_nl_tunnel_get_dumpit,
-		.flags		= 0,
+		.flags		= GENL_UNS_ADMIN_PERM,
 	},
 	{
 		.cmd		= VPNFLOW_CMD_FLOW_GET,
+		.start		= vpnflow_nl_flow_get_start,
 		.dumpit		= vpnflow_nl_flow_get_dumpit,
+		.done		= vpnflow_nl_flow_get_done,
 		.policy		= vpnflow_flow_get_nl_policy,
 		.maxattr	= VPNFLOW_A_FILTER_FLOW_STATE,
-		.flags		= 0,
+		.flags		= GENL_UNS_ADMIN_PERM,
 	},
 	{
 		.cmd		= VPNFLOW_CMD_COUNTERS_CLEAR,
@@ -82,5 +84,5 @@ const struct genl_ops vpnflow_nl_ops[6] = {
 };
 
 const struct genl_multicast_group vpnflow_nl_mcgrps[] = {
-	[VPNFLOW_NLGRP_EVENTS] = { "events", },
+	[VPNFLOW_NLGRP_EVENTS] = { .name = "events", .flags = GENL_MCAST_CAP_NET_ADMIN, },
 };

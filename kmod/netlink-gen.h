@@ -18,6 +18,8 @@ int vpnflow_nl_options_set_doit(struct sk_buff *skb, struct genl_info *info);
 int vpnflow_nl_counters_get_doit(struct sk_buff *skb, struct genl_info *info);
 int vpnflow_nl_tunnel_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb);
 int vpnflow_nl_flow_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb);
+int vpnflow_nl_flow_get_start(struct netlink_callback *cb);
+int vpnflow_nl_flow_get_done(struct netlink_callback *cb);
 int vpnflow_nl_counters_clear_doit(struct sk_buff *skb, struct genl_info *info);
 
 extern const struct genl_ops vpnflow_nl_ops[6];

@@ -2,15 +2,17 @@
 /*
  * vpnflow_preserve: generic netlink family "vpnflow".
  *
- * Requests act on the network namespace of the requesting socket. Changes
- * need CAP_NET_ADMIN in that namespace's user namespace
- * (GENL_UNS_ADMIN_PERM, from the spec); reads are open, as for most
- * networking state. Every rejected request carries an extack message.
+ * Requests act on the network namespace of the requesting socket.
+ * Changes, tunnels, flows and the events group need CAP_NET_ADMIN in that
+ * namespace's user namespace (from the spec, which says why); options and
+ * counters are open. Every rejected request carries an extack message.
  *
  * Copyright (C) 2026 The vpnflow authors.
  */
 
 #include <linux/module.h>
+#include <linux/rhashtable.h>
+#include <linux/slab.h>
 #include <net/netlink.h>
 
 #include <uapi/linux/vpnflow.h>
@@ -330,48 +332,92 @@ int vpnflow_nl_tunnel_get_dumpit(struct sk_buff *skb, struct netlink_callback *c
 }
 
 /*
- * One message per flow, tunnel by tunnel; cb->args[0] counts the flows
- * already sent (positions may shift if flows come and go meanwhile, as in
- * other netlink dumps).
+ * Flow dumps walk vn->flows (the rhashtable the data path looks flows up
+ * in) under RCU, with an iterator kept across the dump's parts: no lock
+ * is taken and BHs stay on, so a dump of a million flows stalls no
+ * packet, and each part goes on where the last one stopped. A flow stays
+ * readable for an RCU grace period after it is unlinked (its conntrack
+ * reference is dropped only then, see vpnflow_flow_release()). If the
+ * table is resized meanwhile the walk starts again from the top, as
+ * other rhashtable dumps do: a flow may then be reported twice.
  */
+int vpnflow_nl_flow_get_start(struct netlink_callback *cb)
+{
+	struct vpnflow_net *vn = vpnflow_pernet(sock_net(cb->skb->sk));
+	struct rhashtable_iter *iter;
+
+	iter = kmalloc(sizeof(*iter), GFP_KERNEL);
+	if (!iter)
+		return -ENOMEM;
+	rhashtable_walk_enter(&vn->flows, iter);
+	cb->args[0] = (long)iter;
+	return 0;
+}
+
+int vpnflow_nl_flow_get_done(struct netlink_callback *cb)
+{
+	struct rhashtable_iter *iter = (struct rhashtable_iter *)cb->args[0];
+
+	if (iter) {
+		rhashtable_walk_exit(iter);
+		kfree(iter);
+	}
+	return 0;
+}
+
+/* Flows looked at between two chances to reschedule (filtered dumps). */
+#define VPNFLOW_DUMP_SCAN 1024
+
+/* One message per flow, as many as fit; the iterator keeps the place. */
 int vpnflow_nl_flow_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 {
+	struct rhashtable_iter *iter = (struct rhashtable_iter *)cb->args[0];
 	struct nlattr **attrs = compat_genl_dumpit_attrs(cb);
-	struct vpnflow_net *vn = vpnflow_pernet(sock_net(skb->sk));
 	struct nlattr *a_tun = attrs[VPNFLOW_A_FILTER_TUNNEL_ID];
 	struct nlattr *a_state = attrs[VPNFLOW_A_FILTER_FLOW_STATE];
-	long idx = 0, skip = cb->args[0];
-	struct vpnflow_tunnel *t;
+	unsigned int scan = 0, sent = 0;
 	struct vpnflow_flow *f;
-	int bkt, err = 0;
+	int err = 0;
 	void *hdr;
 
-	spin_lock_bh(&vn->tlock);
-	hash_for_each(vn->tunnels, bkt, t, node) {
-		if (a_tun && t->id != nla_get_u32(a_tun))
+	rhashtable_walk_start(iter);
+	/* The flow that did not fit last time, or the first one. */
+	f = rhashtable_walk_peek(iter);
+	for (;;) {
+		if (IS_ERR(f)) {
+			if (PTR_ERR(f) != -EAGAIN) {
+				err = PTR_ERR(f);
+				break;
+			}
+			f = rhashtable_walk_next(iter);	/* resized: from the top */
 			continue;
-		list_for_each_entry(f, &t->flows, tnode) {
-			if (a_state && f->state != nla_get_u8(a_state))
-				continue;
-			if (idx++ < skip)
-				continue;
+		}
+		if (!f)
+			break;
+		if ((!a_tun || READ_ONCE(f->tunnel_id) == nla_get_u32(a_tun)) &&
+		    (!a_state || READ_ONCE(f->state) == nla_get_u8(a_state))) {
 			hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
 					  &vpnflow_nl_family, NLM_F_MULTI, VPNFLOW_CMD_FLOW_GET);
 			if (!hdr || vpnflow_nl_put_flow(skb, f)) {
 				if (hdr)
 					genlmsg_cancel(skb, hdr);
 				err = -EMSGSIZE;
-				goto out;
+				break;
 			}
 			genlmsg_end(skb, hdr);
-			cb->args[0] = idx;
+			sent++;
 		}
+		if (++scan % VPNFLOW_DUMP_SCAN == 0) {
+			rhashtable_walk_stop(iter);
+			cond_resched();
+			rhashtable_walk_start(iter);
+		}
+		f = rhashtable_walk_next(iter);
 	}
-out:
-	spin_unlock_bh(&vn->tlock);
-	if (err && cb->args[0] == skip)
-		return err;
-	return skb->len;
+	rhashtable_walk_stop(iter);
+	if (err == -EMSGSIZE && sent)
+		return skb->len;	/* full: the next part goes on from f */
+	return err ?: skb->len;
 }
 
 /* Whether anyone listens to the "events" group in this namespace. */

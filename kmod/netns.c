@@ -215,4 +215,5 @@ int vpnflow_netns_init(void)
 void vpnflow_netns_exit(void)
 {
 	unregister_pernet_subsys(&vpnflow_net_ops);
+	rcu_barrier();		/* flows released by call_rcu() are freed */
 }

@@ -4,7 +4,9 @@
 generic netlink family from spec/vpnflow.yaml.
 
 A deliberately small subset of the kernel's tools/net/ynl/ynl-gen-c.py:
-u8/u16/u32/u64/string/flag/nest attributes, min/max checks, do-operations.
+u8/u16/u32/u64/string/flag/nest attributes, min/max checks, do and dump
+operations (a dump's pre/post: its start/done callbacks), op flags and
+multicast group flags (cap-net-admin: GENL_MCAST_CAP_NET_ADMIN).
 
   ynl-gen.py SPEC --uapi OUT.h --kernel-h OUT.h --kernel-c OUT.c
 """
@@ -199,6 +201,9 @@ def gen_kernel_h(spec):
             out.append(f'int {op_fn(spec, o)}(struct sk_buff *skb, struct genl_info *info);\n')
         if 'dump' in o:
             out.append(f'int {op_fn(spec, o, "dump")}(struct sk_buff *skb, struct netlink_callback *cb);\n')
+            for k in ('pre', 'post'):
+                if k in o['dump']:
+                    out.append(f'int {c_lower(o["dump"][k])}(struct netlink_callback *cb);\n')
     out.append(f'\nextern const struct genl_ops {fam}_nl_ops[{len(table_ops(spec))}];\n')
     if spec.mcgrps:
         out.append('\nenum {\n')
@@ -250,7 +255,12 @@ def gen_kernel_c(spec):
         if 'do' in o:
             out.append(f'\t\t.doit\t\t= {op_fn(spec, o)},\n')
         if 'dump' in o:
+            # pre/post of a dump: the callbacks that begin and end it
+            if 'pre' in o['dump']:
+                out.append(f'\t\t.start\t\t= {c_lower(o["dump"]["pre"])},\n')
             out.append(f'\t\t.dumpit\t\t= {op_fn(spec, o, "dump")},\n')
+            if 'post' in o['dump']:
+                out.append(f'\t\t.done\t\t= {c_lower(o["dump"]["post"])},\n')
         if req:
             p = spec.set_prefix(o['attribute-set'])
             mx = max(i + 1 for i, a in enumerate(spec.sets[o['attribute-set']]['attributes'])
@@ -265,8 +275,9 @@ def gen_kernel_c(spec):
     if spec.mcgrps:
         out.append(f'\nconst struct genl_multicast_group {fam}_nl_mcgrps[] = {{\n')
         for g in spec.mcgrps:
+            flags = ' | '.join('GENL_MCAST_' + c_upper(f) for f in g.get('flags', []))
             out.append(f'\t[{spec.fam}_NLGRP_{c_upper(g["name"])}] = '
-                       f'{{ "{g["name"]}", }},\n')
+                       f'{{ .name = "{g["name"]}",{f" .flags = {flags}," if flags else ""} }},\n')
         out.append('};\n')
     return ''.join(out)
 

@@ -3,7 +3,8 @@
 #
 # Isolation and permissions: one network namespace cannot see or change
 # another's tunnels, flows, counters, options or events; CAP_NET_ADMIN is
-# checked against the user namespace that owns the netns.
+# checked against the user namespace that owns the netns, for changes and
+# for what says who talks to whom (flows, tunnels, events).
 #
 #  +--------+     +-----+     +-----+     +-----+     +--------+
 #  | client |-----| gwa |=====| wan |=====| gwb |-----| server |
@@ -18,7 +19,7 @@ source "$(dirname "$0")/lib-ipsec.sh"
 require_vm
 command -v swanctl >/dev/null || ktap_skip_all "strongSwan (swanctl) not installed"
 command -v setpriv >/dev/null || ktap_skip_all "needs setpriv"
-ktap_plan 9
+ktap_plan 11
 N=200
 tmp=$(mktemp -d)
 defer rm -rf "$tmp"
@@ -109,6 +110,38 @@ nobody_clear()
 	[ "$rc" = 4 ] && [ "$(cnt "$gwa" sa_events)" -ge "$f0" ] && [ "$f0" -gt 0 ]
 }
 ktap_check "an unprivileged user cannot clear gwa's counters (exit 4)" nobody_clear
+
+# Who talks to whom: gwa's flows and tunnels need CAP_NET_ADMIN to be read
+# (as conntrack's and xfrm's own do); its counters stay readable.
+nobody_reads()
+{
+	local rc_conn rc_ctx rc_cnt
+	ip netns exec "$gwa" setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$VPNSYSOPT" show conn >"$tmp/nobody.conn" 2>&1
+	rc_conn=$?
+	ip netns exec "$gwa" setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$VPNSYSOPT" -j show vpn-context >"$tmp/nobody.ctx" 2>&1
+	rc_ctx=$?
+	ip netns exec "$gwa" setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$VPNSYSOPT" -j show counters >"$tmp/nobody.cnt" 2>&1
+	rc_cnt=$?
+	ktap_info "unprivileged in gwa: show conn exit $rc_conn ($(head -c 200 "$tmp/nobody.conn" | tr '\n' '|')), show vpn-context exit $rc_ctx, show counters exit $rc_cnt"
+	[ "$rc_conn" = 4 ] && grep -q 'permission denied: reading flows needs CAP_NET_ADMIN' "$tmp/nobody.conn" &&
+		! grep -q "$IPSEC_SERVER" "$tmp/nobody.conn" &&
+		[ "$rc_ctx" = 4 ] && ! grep -q "$IPSEC_GWB_WAN" "$tmp/nobody.ctx" &&
+		[ "$rc_cnt" = 0 ]
+}
+ktap_check "an unprivileged user cannot read gwa's flows or tunnels (exit 4), only its counters" nobody_reads
+nobody_monitor()
+{
+	local rc
+	ip netns exec "$gwa" setpriv --reuid=65534 --regid=65534 --clear-groups \
+		timeout 20 "$VPNSYSOPT" monitor >"$tmp/nobody.mon" 2>&1
+	rc=$?
+	ktap_info "unprivileged monitor in gwa: exit $rc: $(tr '\n' '|' <"$tmp/nobody.mon")"
+	[ "$rc" = 4 ] && grep -q 'permission denied: monitor needs CAP_NET_ADMIN' "$tmp/nobody.mon"
+}
+ktap_check "an unprivileged user cannot listen to gwa's events (exit 4)" nobody_monitor
 
 # Events go to listeners of the netns they happened in only.
 # subscribed PID: PID holds a generic netlink socket joined to a group.

@@ -338,7 +338,8 @@ row "-f: a missing file"			5 "=vpnsysopt: cannot open \"$cfg/none.conf\": No suc
 as=plain \
 row "-f with -n of a missing netns"		5 "~cannot open network namespace \"$nons\"" -n "$nons" -f "$cfg/full.conf"
 
-# --- no CAP_NET_ADMIN over the netns: changes refused (exit 4), reads allowed ---
+# --- no CAP_NET_ADMIN over the netns: changes, tunnels, flows and events
+# refused (exit 4); options and counters readable ---
 as=nobody \
 row "unprivileged: connection preserve-vpn-flows" 4 "=$eperm" connection preserve-vpn-flows
 as=nobody \
@@ -358,9 +359,16 @@ row "unprivileged: show running-config all"	0 "=$defaults" show running-config a
 as=nobody \
 row "unprivileged: -j show counters"		0 "json:$ctr_keys <= set(j)" -j show counters
 as=nobody pre=$sa \
-row "unprivileged: show vpn-context"		0 "~Peer = 192.0.2.1 <-> 198.51.100.1  State = UP" show vpn-context
+row "unprivileged: show vpn-context"		4 "=Error: Operation not permitted
+vpnsysopt: permission denied: reading tunnels needs CAP_NET_ADMIN over the network namespace" show vpn-context
 as=nobody \
-row "unprivileged: show conn"			0 "=0 in use" show conn
+row "unprivileged: show conn"			4 "=Error: Operation not permitted
+vpnsysopt: permission denied: reading flows needs CAP_NET_ADMIN over the network namespace" show conn
+as=nobody \
+row "unprivileged: -j show conn preserved"	4 "~permission denied: reading flows" -j show conn preserved
+as=nobody \
+row "unprivileged: monitor"			4 "=vpnsysopt: monitor: cannot join the \"events\" multicast group: Operation not permitted
+vpnsysopt: permission denied: monitor needs CAP_NET_ADMIN over the network namespace" monitor count 1
 as=nobody \
 row "unprivileged: -n needs CAP_SYS_ADMIN"	4 '~cannot enter network namespace "@NS@": Operation not permitted' -n @NS@ show running-config
 as=userns \
@@ -373,6 +381,10 @@ as=userns \
 row "user namespace: -f"			4 "~vpnsysopt: $cfg/full.conf: nothing applied" -f "$cfg/full.conf"
 as=userns \
 row "user namespace: show running-config all"	0 "=$defaults" show running-config all
+as=userns pre=$sa \
+row "user namespace: show conn"		4 "~permission denied: reading flows" show conn
+as=userns \
+row "user namespace: monitor"			4 "~permission denied: monitor needs CAP_NET_ADMIN" monitor count 1
 
 # --- run the table ---
 vpnflow_load || ktap_skip_all "cannot load the module"

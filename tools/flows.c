@@ -205,13 +205,52 @@ static int flow_get_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 /* By tunnel, then in the kernel's order within the tunnel. */
+/* The same conntrack entry: its id and its tuple. */
+static int flow_cmp_entry(const void *a, const void *b)
+{
+	const struct flow *x = a, *y = b;
+	int d;
+
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	if (x->proto != y->proto || x->family != y->family)
+		return x->proto != y->proto ? x->proto - y->proto : x->family - y->family;
+	if (x->sport != y->sport || x->dport != y->dport)
+		return x->sport != y->sport ? x->sport - y->sport : x->dport - y->dport;
+	d = strcmp(x->src, y->src);
+	return d ? d : strcmp(x->dst, y->dst);
+}
+
+/* Tunnel by tunnel, the oldest flow first. */
 static int flow_cmp(const void *a, const void *b)
 {
 	const struct flow *x = a, *y = b;
 
 	if (x->tunnel_id != y->tunnel_id)
 		return x->tunnel_id < y->tunnel_id ? -1 : 1;
+	if (x->duration != y->duration)
+		return x->duration > y->duration ? -1 : 1;
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/*
+ * The kernel's dump may report a flow twice (its table was resized during
+ * the dump): keep the first report of each entry.
+ */
+static void flow_list_dedup(struct flow_list *l)
+{
+	size_t i, n = 0;
+
+	qsort(l->v, l->n, sizeof(*l->v), flow_cmp_entry);
+	for (i = 0; i < l->n; i++) {
+		if (n && !flow_cmp_entry(&l->v[n - 1], &l->v[i])) {
+			if (l->v[i].seq < l->v[n - 1].seq)
+				l->v[n - 1] = l->v[i];
+			continue;
+		}
+		l->v[n++] = l->v[i];
+	}
+	l->n = n;
 }
 
 static int conn_show_exec(struct vs *vs)
@@ -233,8 +272,10 @@ static int conn_show_exec(struct vs *vs)
 	if (rc)
 		goto out;
 
-	if (l.n)
+	if (l.n) {
+		flow_list_dedup(&l);
 		qsort(l.v, l.n, sizeof(*l.v), flow_cmp);
+	}
 	if (vs->json) {
 		json_init(&j, stdout, vs->pretty);
 		json_arr_open(&j);
@@ -546,7 +587,12 @@ static int mon_exec(struct vs *vs)
 		fprintf(stderr, PROG ": monitor: cannot join the \""
 			VPNFLOW_MCGRP_EVENTS "\" multicast group: %s\n",
 			strerror(err));
-		return err == EPERM || err == EACCES ? VS_EXIT_PERM : VS_EXIT_SYS;
+		if (err == EPERM || err == EACCES) {
+			fprintf(stderr, PROG ": permission denied: monitor needs %s\n",
+				"CAP_NET_ADMIN over the network namespace");
+			return VS_EXIT_PERM;
+		}
+		return VS_EXIT_SYS;
 	}
 	/* Best effort: nlctrl's only group, to notice an unload. */
 	mon_join(vs, GENL_ID_CTRL);

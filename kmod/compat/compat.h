@@ -25,4 +25,14 @@
 #define compat_xfrm_register_km(km)	({ xfrm_register_km(km); 0; })
 #endif
 
+/*
+ * The events group needs CAP_NET_ADMIN: GENL_MCAST_CAP_NET_ADMIN says so
+ * since 6.7 (and 6.1.y); before, genl_bind() tested GENL_UNS_ADMIN_PERM
+ * in a group's flags for the same check (5.10.y). Defined here, not in
+ * genetlink.h: the generated netlink-gen.c uses it.
+ */
+#ifndef VPNFLOW_HAVE_GENL_MCAST_CAP_NET_ADMIN
+#define GENL_MCAST_CAP_NET_ADMIN	GENL_UNS_ADMIN_PERM
+#endif
+
 #endif /* _VPNFLOW_COMPAT_H */

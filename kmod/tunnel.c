@@ -192,9 +192,11 @@ again:
 			/* Not for tunnels that were up when the module came. */
 			t->reclassify = vn->synced ? VPNFLOW_RECLASSIFY_UP :
 						     VPNFLOW_RECLASSIFY_NONE;
+			t->no_policy = false;
 		} else if (!t->seen && t->up) {
 			WRITE_ONCE(t->up, false);
 			t->reclassify = VPNFLOW_RECLASSIFY_NONE;
+			t->no_policy = false;
 			t->passed = false;
 			t->changed = jiffies;
 			atomic64_inc(&vn->cnt.tunnels_down);
@@ -265,8 +267,12 @@ static void vpnflow_tunnel_routes_changed(struct vpnflow_net *vn)
 
 /*
  * reclassify-vpn for tunnels that came up, once their policies are in
- * place (a later policy event retries). Only this work frees tunnels and
- * changes ->reclassify, so a tunnel found here stays valid.
+ * place. A tunnel whose pass finds no policy (SAs installed by hand, an
+ * SA-only set-up, marks that differ between SA and policy) is skipped
+ * until a policy event names it: it neither holds up the tunnels after
+ * it nor walks the policies again at every reconcile. Only this work
+ * frees tunnels and changes ->reclassify and ->no_policy, so a tunnel
+ * found here stays valid.
  */
 static void vpnflow_tunnel_reclassify_pending(struct vpnflow_net *vn)
 {
@@ -284,6 +290,7 @@ static void vpnflow_tunnel_reclassify_pending(struct vpnflow_net *vn)
 		if (!t->policy_news)
 			continue;
 		t->policy_news = false;
+		t->no_policy = false;		/* its policies came: try again */
 		if (t->up && t->passed && !t->reclassify && !t->key.if_id && !t->key.mark &&
 		    READ_ONCE(vn->opts.reclassify_vpn))
 			t->reclassify = VPNFLOW_RECLASSIFY_POLICIES;
@@ -292,17 +299,20 @@ static void vpnflow_tunnel_reclassify_pending(struct vpnflow_net *vn)
 again:
 	spin_lock_bh(&vn->tlock);
 	hash_for_each(vn->tunnels, bkt, t, node) {
-		if (!t->reclassify || !t->up)
+		if (!t->reclassify || !t->up || t->no_policy)
 			continue;
 		if (!READ_ONCE(vn->opts.reclassify_vpn)) {
 			t->reclassify = VPNFLOW_RECLASSIFY_NONE;
 			continue;
 		}
 		spin_unlock_bh(&vn->tlock);
-		if (!vpnflow_reclassify(vn, t, t->reclassify))
-			return;		/* no policy yet: wait for one */
-		t->reclassify = VPNFLOW_RECLASSIFY_NONE;
-		t->passed = true;
+		if (vpnflow_reclassify(vn, t, t->reclassify)) {
+			t->reclassify = VPNFLOW_RECLASSIFY_NONE;
+			t->passed = true;
+		} else {
+			t->no_policy = true;	/* wait for one; the others go on */
+		}
+		cond_resched();
 		goto again;
 	}
 	spin_unlock_bh(&vn->tlock);

@@ -51,6 +51,7 @@ struct vpnflow_tunnel {
 	bool up;			/* READ_ONCE in the data path */
 	u8 reclassify;			/* VPNFLOW_RECLASSIFY_*: reclassify-vpn pending */
 	bool passed;			/* a reclassify-vpn pass ran since it came up */
+	bool no_policy;			/* that pass found no policy: wait for policy_news */
 	u32 sel_hash;			/* of the selectors its last pass saw */
 	bool policy_news;		/* vn->tlock: outbound policy added or updated */
 	bool seen;			/* reconcile scratch */

@@ -14,13 +14,16 @@
 #  While the tunnel is down the client starts a UDP stream (50 packets/s,
 #  source port 40000) and a TCP connection to the server; gwa MASQUERADEs
 #  both towards the WAN, where they die. Then gwa brings the tunnel up.
-#  VPNFLOW_CORE=1 leaves out the run with the option off and the tunneled
-#  flow across a re-up.
+#  A third run adds 64 tunnel-mode SAs to other peers in gwa first, with
+#  no policies (SAs by hand, an SA-only set-up): their reclassify-vpn
+#  passes find no policy, and must not hold up the real tunnel's.
+#  VPNFLOW_CORE=1 leaves out the run with the option off, the one with
+#  policy-less SAs and the tunneled flow across a re-up.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-ipsec.sh"
 require_vm
 command -v swanctl >/dev/null || ktap_skip_all "strongSwan (swanctl) not installed"
-if [ "$VPNFLOW_CORE" = 0 ]; then ktap_plan 16; else ktap_plan 12; fi
+if [ "$VPNFLOW_CORE" = 0 ]; then ktap_plan 19; else ktap_plan 12; fi
 UDP=$VPNFLOW_TOP/selftests/tools/udpstream.py
 tmp=$(mktemp -d)
 defer rm -rf "$tmp"
@@ -40,7 +43,26 @@ ct_events()
 destroyed() { tail -n +"$(($2 + 1))" "$1" | grep -qE "$3"; }
 lines() { wc -l <"$1"; }
 
-# stuck_run MODE (on|off): one run; facts in $tmp/MODE.*
+# orphan_sas N: N tunnel-mode SAs from gwa to peers that have no policy,
+# added once the module has looked at gwa (so each is a tunnel that came
+# up, not one that was there before it): a first SA seen up and then down
+# proves a reconcile has run. Waits until the module counted them up.
+orphan_sas()
+{
+	local n=$1 i up0
+	counted() { [ "$(vpnflow_field "$gwa" "$1" show counters)" -ge "$2" ]; }
+	xfrm_sa_add "$gwa" "$IPSEC_GWA_WAN" 10.98.0.1 0x4fff 499 &&
+		busywait 20000 counted tunnels_up 1 || return 1
+	ip -n "$gwa" xfrm state flush && busywait 20000 counted tunnels_down 1 || return 1
+	up0=$(vpnflow_field "$gwa" tunnels_up show counters) || return 1
+	for ((i = 0; i < n; i++)); do
+		xfrm_sa_add "$gwa" "$IPSEC_GWA_WAN" "10.99.$((i / 250)).$((i % 250 + 1))" \
+			$((0x5000 + i)) $((500 + i)) || return 1
+	done
+	busywait 20000 counted tunnels_up $((up0 + n))
+}
+
+# stuck_run MODE (on|off|orphans): one run; facts in $tmp/MODE.*
 stuck_run()
 {
 	local mode=$1 o=$tmp/$1
@@ -59,7 +81,10 @@ stuck_run()
 		# between two SYNs and prove nothing.
 		ip netns exec "$gwa" sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_max_retrans=300
 		vpnflow_load || exit 1
-		[ "$mode" = on ] || "$VPNSYSOPT" -n "$gwa" no connection reclassify-vpn || exit 1
+		[ "$mode" != off ] || "$VPNSYSOPT" -n "$gwa" no connection reclassify-vpn || exit 1
+		if [ "$mode" = orphans ]; then
+			orphan_sas 64 || { echo "policy-less SAs not counted up" >"$o.err"; exit 1; }
+		fi
 		ip netns exec "$server" python3 "$UDP" recv 5004 "$o.rx" &
 		defer kill $!
 		xfer_server || exit 1
@@ -131,6 +156,23 @@ ktap_check "the stream's NATed entry was removed (conntrack DESTROY event)" \
 	destroyed "$tmp/on.events" "$(cat "$tmp/on.ev0")" 'udp .*dport=5004 .*dst=192\.0\.2\.1'
 ktap_check "flows outside the selectors are untouched (no DESTROY for them)" \
 	sh -c "[ -f $tmp/on.ev0 ] && ! tail -n +\$((\$(cat $tmp/on.ev0) + 1)) $tmp/on.events | grep -q 'dport=5005'"
+
+# Policy-less tunnels beside the real one: before, the first of them in
+# hash order stopped every reconcile's reclassify-vpn ("wait for its
+# policy"), and the real tunnel's stray stream never moved (10 s watched).
+if [ "$VPNFLOW_CORE" = 0 ]; then
+	stuck_run orphans
+	[ -f "$tmp/orphans.err" ] && ktap_info "orphans: $(cat "$tmp/orphans.err")"
+	d=$(first_inner_after orphans)
+	ktap_info "orphans: first datagram from 198.51.100.2 ${d:-never} s after the tunnel was up"
+	ktap_check "64 policy-less tunnels: the real tunnel's stray stream still moves in within 1 s" \
+		sh -c "[ -n '$d' ] && awk 'BEGIN { exit !($d <= 1.0) }'"
+	ktap_check "64 policy-less tunnels: the stream's NATed entry was removed" \
+		destroyed "$tmp/orphans.events" "$(cat "$tmp/orphans.ev0" 2>/dev/null || echo 0)" \
+		'udp .*dport=5004 .*dst=192\.0\.2\.1'
+	ktap_check "64 policy-less tunnels: and the TCP connection started during the outage succeeds" \
+		sh -c "[ \$(cat $tmp/orphans.tcp-ok 2>/dev/null) = 1 ]"
+fi
 
 # Flows inside the tunnel are never touched by a later tunnel-up.
 inside_run()

@@ -64,6 +64,7 @@ static const struct rhashtable_params vpnflow_flow_params = {
 
 int vpnflow_flows_init(struct vpnflow_net *vn)
 {
+	INIT_LIST_HEAD(&vn->preserved);
 	atomic_set(&vn->nflows, 0);
 	atomic_set(&vn->npreserved, 0);
 	return rhashtable_init(&vn->flows, &vpnflow_flow_params);
@@ -86,6 +87,7 @@ void vpnflow_flows_destroy(struct vpnflow_net *vn)
 	spin_lock_bh(&vn->tlock);
 	hash_for_each(vn->tunnels, bkt, t, node)
 		INIT_LIST_HEAD(&t->flows);
+	INIT_LIST_HEAD(&vn->preserved);
 	spin_unlock_bh(&vn->tlock);
 	vn->walk_next = NULL;
 	rhashtable_free_and_destroy(&vn->flows, vpnflow_flow_free_one, NULL);
@@ -132,10 +134,13 @@ static void vpnflow_flow_unlink_tunnel(struct vpnflow_flow *f)
 /* Caller holds vn->tlock: forget the flow entirely (freed by the caller). */
 static void vpnflow_flow_unlink(struct vpnflow_net *vn, struct vpnflow_flow *f)
 {
+	lockdep_assert_held(&vn->tlock);
 	if (vn->walk_next == f)
 		vn->walk_next = NULL;	/* a walk's place: see vpnflow_flows_gc_batch() */
-	if (f->state == VPNFLOW_FLOW_STATE_PRESERVED)
+	if (f->state == VPNFLOW_FLOW_STATE_PRESERVED) {
+		list_del_init(&f->pnode);
 		atomic_dec(&vn->npreserved);
+	}
 	vpnflow_flow_unlink_tunnel(f);
 	rhashtable_remove_fast(&vn->flows, &f->rnode, vpnflow_flow_params);
 	atomic_dec(&vn->nflows);
@@ -168,6 +173,7 @@ static void vpnflow_flow_resume_locked(struct vpnflow_net *vn, struct vpnflow_fl
 	u32 saved = READ_ONCE(f->ct_timeout);
 
 	WRITE_ONCE(f->state, VPNFLOW_FLOW_STATE_ACTIVE);
+	list_del_init(&f->pnode);
 	f->tun->npreserved--;
 	atomic_dec(&vn->npreserved);
 	atomic64_inc(&vn->cnt.flows_resumed);
@@ -195,43 +201,25 @@ static void vpnflow_flow_note_dev(struct vpnflow_flow *f, enum ip_conntrack_dir 
 static void vpnflow_flow_log_teardown(struct vpnflow_net *vn, const struct vpnflow_flow *f,
 				      const char *reason);
 
-/* How far into each tunnel's flow list eviction looks for a preserved flow. */
-#define VPNFLOW_EVICT_SCAN 16
-
 /*
  * max_flows is reached: make room for a new flow by evicting the flow that
  * has been preserved longest. Preserved flows are waiting for a tunnel
- * that is gone; flows in a working tunnel are never evicted. A down
- * tunnel's list holds its preserved flows in the order they were
- * preserved, so the head of each list is looked at (a bounded scan: the
- * data path calls this). The victim is torn down like a flow whose tunnel
- * went down with preserve-vpn-flows off, and counted in flows_evicted.
- * Returns false if there was nothing to evict. Data path, under RCU.
+ * that is gone; flows in a working tunnel are never evicted. vn->preserved
+ * holds them in the order they were preserved, so the victim is its head:
+ * constant work under vn->tlock, however many tunnels and flows there
+ * are (the data path calls this). The victim is torn down like a flow
+ * whose tunnel went down with preserve-vpn-flows off, and counted in
+ * flows_evicted. Returns false if there was nothing to evict. Data path,
+ * under RCU.
  */
 static bool vpnflow_flow_evict(struct vpnflow_net *vn)
 {
-	struct vpnflow_flow *f, *victim = NULL;
-	struct vpnflow_tunnel *t;
-	unsigned int scanned;
-	int bkt;
+	struct vpnflow_flow *victim;
 
 	if (!atomic_read(&vn->npreserved))
 		return false;
 	spin_lock_bh(&vn->tlock);
-	hash_for_each(vn->tunnels, bkt, t, node) {
-		if (!t->npreserved)
-			continue;
-		scanned = 0;
-		list_for_each_entry(f, &t->flows, tnode) {
-			if (f->state == VPNFLOW_FLOW_STATE_PRESERVED) {
-				if (!victim || time_before(f->preserved_at, victim->preserved_at))
-					victim = f;
-				break;
-			}
-			if (++scanned == VPNFLOW_EVICT_SCAN)
-				break;
-		}
-	}
+	victim = list_first_entry_or_null(&vn->preserved, struct vpnflow_flow, pnode);
 	if (victim)
 		vpnflow_flow_unlink(vn, victim);
 	spin_unlock_bh(&vn->tlock);
@@ -313,6 +301,7 @@ unlock:
 	f->start = jiffies;
 	f->state = VPNFLOW_FLOW_STATE_ACTIVE;
 	INIT_LIST_HEAD(&f->tnode);
+	INIT_LIST_HEAD(&f->pnode);
 	vpnflow_flow_note_dev(f, dir, sealed, skb, out);
 
 	spin_lock_bh(&vn->tlock);
@@ -463,6 +452,7 @@ static noinline unsigned int vpnflow_flows_down_batch(struct vpnflow_net *vn,
 				f->preserved_at = now;
 				f->ct_timeout = 0;
 				WRITE_ONCE(f->state, VPNFLOW_FLOW_STATE_PRESERVED);
+				list_add_tail(&f->pnode, &vn->preserved);
 				news++;
 				if (listeners)
 					vpnflow_nl_flow_event(vn, f, VPNFLOW_EVENT_TYPE_PRESERVED,

@@ -25,6 +25,7 @@ struct vpnflow_flow {
 	struct rhash_head rnode;	/* vn->flows, keyed by ct */
 	struct nf_conn *ct;
 	struct list_head tnode;		/* tun->flows; vn->tlock */
+	struct list_head pnode;		/* vn->preserved while PRESERVED; vn->tlock */
 	struct vpnflow_tunnel *tun;	/* vn->tlock; RCU in the data path */
 	struct rcu_head rcu;
 	u32 tunnel_id;			/* of the tunnel it was last linked to */

@@ -66,6 +66,8 @@ struct vpnflow_net {
 	struct rhashtable flows;	/* struct vpnflow_flow, keyed by ct */
 	atomic_t nflows;
 	atomic_t npreserved;
+	/* preserved flows, oldest first (max_flows eviction); tlock */
+	struct list_head preserved;
 	/* where the flow GC or a tunnel-down pass goes on; tlock, work_lock */
 	struct vpnflow_flow *walk_next;
 

@@ -854,23 +854,39 @@ p6()
 	p6_evict
 	info "phase 6 (max_flows): limit $l, $((n + 51)) flows, then eviction: $((SECONDS - t0)) s"
 }
-# Eviction: K idle TCP connections are preserved across a flap and stay
-# held after the tunnel is back (they send nothing). With max_flows L, N
-# new UDP flows: L-K are tracked, the next K each evict a preserved flow
-# (torn down: conntrack entry gone, logged, flows_evicted), the rest are
-# counted untracked.
+# Eviction: C chatty TCP connections, then K idle ones, are preserved
+# across a flap; after it the chatty ones resume (they send every 0.2 s)
+# and the idle ones stay held, behind the C chatty ones in their tunnel's
+# flow list. With max_flows L, N new UDP flows: L-C-K are tracked, the
+# next K each evict a preserved flow (torn down: conntrack entry gone,
+# logged, flows_evicted), the rest are counted untracked. Eviction finds
+# the preserved flows however many others come first (a scan of the first
+# 16 of each tunnel's list found none, and left the new flows untracked).
 p6_evict()
 {
-	local k=4 l=20 n=40 idle e_a e_b u_a u_b log0
+	local c=17 k=4 l=40 n=40 idle e_a e_b u_a u_b log0
 	rm -f "$tmp/idle.stop" "$tmp/idle.ready"
-	ip netns exec "$client" python3 - $SERVER 5001 $k "$tmp/idle" <<-'PY' &
+	ip netns exec "$client" python3 - $SERVER 5001 $c $k "$tmp/idle" <<-'PY' &
 	import os, socket, sys, time
-	dst, port, k, base = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-	conns = [socket.create_connection((dst, port), timeout=30) for _ in range(k)]
-	for c in conns:
-	    c.sendall(b'x' * 100)
+	dst, port, c, k, base = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+	def conn(sport):
+	    s = socket.socket()
+	    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+	    s.bind(('0.0.0.0', sport))
+	    s.settimeout(30)
+	    s.connect((dst, port))
+	    s.sendall(b'x' * 100)
+	    return s
+	# chatty first (sports 47000-), so they come first in the flow lists
+	chatty = [conn(47000 + i) for i in range(c)]
+	idle = [conn(46000 + i) for i in range(k)]
 	open(base + '.ready', 'w').close()
 	while not os.path.exists(base + '.stop'):
+	    for s in chatty:
+	        try:
+	            s.send(b'y')
+	        except OSError:
+	            pass
 	    time.sleep(0.2)
 	PY
 	idle=$!
@@ -878,17 +894,18 @@ p6_evict()
 	held_setup()
 	{
 		wait_until 30000 test -f "$tmp/idle.ready" &&
-		wait_until 30000 gauge_is "$gwa" $k && wait_until 30000 gauge_is "$gwb" $k &&
-		tunnel_down && wait_until 30000 held_both $k && tunnel_up &&
-		wait_until 30000 one_tunnel_each && held_both $k ||
+		wait_until 30000 gauge_is "$gwa" $((c + k)) && wait_until 30000 gauge_is "$gwb" $((c + k)) &&
+		tunnel_down && wait_until 30000 held_both $((c + k)) && tunnel_up &&
+		wait_until 30000 one_tunnel_each && wait_until 30000 held_both $k ||
 		{ info "p6: gauge $(cnt "$gwa" flows)/$(cnt "$gwb" flows), held $(cnt "$gwa" flows_held)/$(cnt "$gwb" flows_held)"; return 1; }
 	}
-	ktap_check "eviction: $k idle TCP flows preserved across a flap, still held with the tunnel back" held_setup
+	ktap_check "eviction: $c chatty then $k idle TCP flows preserved across a flap; the chatty resume, the idle stay held" held_setup
 	e_a=$(cnt "$gwa" flows_evicted); e_b=$(cnt "$gwb" flows_evicted)
 	u_a=$(cnt "$gwa" flows_untracked); u_b=$(cnt "$gwb" flows_untracked)
 	log0=$(dmesg | grep -c 'Preserved flow limit reached')
 	echo "$l" >$PARAMS/max_flows
 	udp_flows $SERVER 9004 42000 "$n"
+	idle_left() { ip netns exec "$1" conntrack -L -p tcp --dport 5001 2>/dev/null | grep -c 'sport=4600[0-9] '; }
 	evict_ok()
 	{
 		local de_a de_b du_a du_b lines ct_a ct_b
@@ -896,15 +913,14 @@ p6_evict()
 		de_a=$(( $(cnt "$gwa" flows_evicted) - e_a )); de_b=$(( $(cnt "$gwb" flows_evicted) - e_b ))
 		du_a=$(( $(cnt "$gwa" flows_untracked) - u_a )); du_b=$(( $(cnt "$gwb" flows_untracked) - u_b ))
 		lines=$(( $(dmesg | grep -c 'Preserved flow limit reached') - log0 ))
-		ct_a=$(ip netns exec "$gwa" conntrack -L -p tcp --dport 5001 2>/dev/null | grep -c .)
-		ct_b=$(ip netns exec "$gwb" conntrack -L -p tcp --dport 5001 2>/dev/null | grep -c .)
-		info "p6: max_flows $l, $k held + $n new: gauge $(cnt "$gwa" flows)/$(cnt "$gwb" flows), held $(cnt "$gwa" flows_held)/$(cnt "$gwb" flows_held), evicted +$de_a/+$de_b, untracked +$du_a/+$du_b, log lines $lines, TCP entries left $ct_a/$ct_b"
+		ct_a=$(idle_left "$gwa"); ct_b=$(idle_left "$gwb")
+		info "p6: max_flows $l, $c active + $k held + $n new: gauge $(cnt "$gwa" flows)/$(cnt "$gwb" flows), held $(cnt "$gwa" flows_held)/$(cnt "$gwb" flows_held), evicted +$de_a/+$de_b, untracked +$du_a/+$du_b, log lines $lines, idle TCP entries left $ct_a/$ct_b"
 		gauge_is "$gwa" $l && gauge_is "$gwb" $l && held_both 0 &&
 		[ "$de_a" = $k ] && [ "$de_b" = $k ] &&
-		[ "$du_a" = $((n - l)) ] && [ "$du_b" = $((n - l)) ] &&
+		[ "$du_a" = $((n - l + c)) ] && [ "$du_b" = $((n - l + c)) ] &&
 		[ "$lines" = $((2 * k)) ] && [ "$ct_a" = 0 ] && [ "$ct_b" = 0 ]
 	}
-	ktap_check "eviction: $n new flows at max_flows $l evict the $k preserved ones (torn down, logged, counted), the rest untracked" evict_ok
+	ktap_check "eviction: $n new flows at max_flows $l evict the $k preserved ones behind $c active (torn down, logged, counted), the rest untracked" evict_ok
 	touch "$tmp/idle.stop"
 	wait_until 30000 sh -c "! kill -0 $idle 2>/dev/null"
 	echo 1048576 >$PARAMS/max_flows

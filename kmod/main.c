@@ -70,4 +70,8 @@ MODULE_LICENSE("GPL");
 MODULE_AUTHOR("The vpnflow authors");
 MODULE_DESCRIPTION("Persistent IPsec tunneled flows (preserve-vpn-flows, reclassify-vpn, tcpmss)");
 MODULE_VERSION(VPNFLOW_VERSION);
-MODULE_ALIAS_GENL_FAMILY("vpnflow");
+/*
+ * No MODULE_ALIAS_GENL_FAMILY: a family lookup (any read, by any user)
+ * would load the module, and a loaded module changes forwarding (tcpmss
+ * 1380 by default). modprobe, or vpnsysopt changing an option, loads it.
+ */

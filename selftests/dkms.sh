@@ -15,7 +15,7 @@
 source "$(dirname "$0")/lib.sh"
 require_vm
 [ "${VPNFLOW_DKMS:-0}" = 1 ] || ktap_skip_all "dkms install was not run on the host (make check does it)"
-ktap_plan 7
+ktap_plan 9
 kver=$(uname -r)
 version=$(cat "$VPNFLOW_TOP/VERSION")
 
@@ -49,7 +49,22 @@ ktap_check "the loaded module is version $version" \
 ktap_check "vpnsysopt talks to it" \
 	sh -c "'$VPNSYSOPT' show running-config all | grep -qx 'no sysopt connection preserve-vpn-flows'"
 ktap_check "modprobe -r removes it" sh -c 'modprobe -r vpnflow_preserve && ! [ -d /sys/module/vpnflow_preserve ]'
-# The family alias (MODULE_ALIAS_GENL_FAMILY) loads the module on demand.
-ktap_check "vpnsysopt autoloads the installed module" \
-	sh -c "'$VPNSYSOPT' show running-config all >/dev/null && [ -d /sys/module/vpnflow_preserve ] && modprobe -r vpnflow_preserve"
+# Looking never loads the module (a loaded one changes forwarding: tcpmss
+# 1380 by default); changing an option does, as iptables loads a table.
+reads_do_not_load()
+{
+	local rc1 rc2 rc3
+	"$VPNSYSOPT" show running-config all >/dev/null 2>&1; rc1=$?
+	"$VPNSYSOPT" show conn >/dev/null 2>&1; rc2=$?
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$VPNSYSOPT" show counters >/dev/null 2>&1; rc3=$?
+	ktap_info "reads with the module unloaded: exit $rc1, $rc2, $rc3 (unprivileged)"
+	[ "$rc1" = 3 ] && [ "$rc2" = 3 ] && [ "$rc3" = 3 ] && ! vpnflow_loaded
+}
+ktap_check "reads (show running-config all, show conn, as nobody too) do not load the module (exit 3)" \
+	reads_do_not_load
+ktap_check "nobody's option change does not load it either" \
+	sh -c "! setpriv --reuid=65534 --regid=65534 --clear-groups '$VPNSYSOPT' connection preserve-vpn-flows >/dev/null 2>&1 && ! [ -d /sys/module/vpnflow_preserve ]"
+ktap_check "an option change loads the installed module and applies" \
+	sh -c "'$VPNSYSOPT' connection preserve-vpn-flows && [ -d /sys/module/vpnflow_preserve ] &&
+		'$VPNSYSOPT' show running-config | grep -qx 'sysopt connection preserve-vpn-flows' && modprobe -r vpnflow_preserve"
 ktap_finish

@@ -24,8 +24,6 @@ else
 	ktap_finish
 fi
 
-# `genl ctrl list`, not `get name`: a lookup by name would autoload the
-# module (MODULE_ALIAS_GENL_FAMILY) where it is installed (DKMS).
 family_listed() { genl ctrl list 2>/dev/null | grep -q 'Name: vpnflow$'; }
 ktap_check "generic netlink family vpnflow is registered" family_listed
 

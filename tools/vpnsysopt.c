@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kw.h"
@@ -160,6 +161,33 @@ static int vs_netns(const char *name)
 	return 0;
 }
 
+/*
+ * Load the module for a command that changes options, as iptables loads a
+ * table's module: reads never do (the family has no module alias), so
+ * looking at a gateway never changes how it forwards (a loaded module
+ * applies the ASA's default tcpmss 1380 in namespaces with tunnels).
+ * Returns whether modprobe succeeded; modprobe says why it did not.
+ */
+static bool vs_modprobe(void)
+{
+	int status;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return false;
+	if (!pid) {
+		execlp("modprobe", "modprobe", MODULE_NAME, (char *)NULL);
+		execl("/sbin/modprobe", "modprobe", MODULE_NAME, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return false;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 /* Open the socket, find the family and run the parsed command. */
 static int vs_run(struct vs *vs)
 {
@@ -179,6 +207,9 @@ static int vs_run(struct vs *vs)
 	}
 
 	rc = nl_family_get(&vs->nl, VPNFLOW_FAMILY_NAME);
+	if (rc == -ENOENT && vs->nl.err.kernel && vs->exec == vs_opts_apply &&
+	    vs_modprobe())
+		rc = nl_family_get(&vs->nl, VPNFLOW_FAMILY_NAME);
 	if (rc == -ENOENT && vs->nl.err.kernel) {
 		fprintf(stderr, PROG ": %s module not loaded (try: modprobe %s)\n",
 			MODULE_NAME, MODULE_NAME);

@@ -18,16 +18,15 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 VERSION := $(shell cat $(CURDIR)/VERSION)
 MODDIR  := $(DESTDIR)/lib/modules/$(KVER)/updates
-PROBES  := kmod/compat/generated/probes.h
 
 .PHONY: all module tools install uninstall dkms-install dkms-remove clean \
 	check check-kernels check-debug check-host check-spec style sparse deps demo bench bench-doc
 
 all: module tools
 
+# kbuild does it all, the feature probes included (kmod/Kbuild).
 module:
 	@test -d $(KDIR) || { echo "No kernel build tree at $(KDIR): install linux-headers-$(KVER) or set KDIR/KVER." >&2; exit 1; }
-	sh kmod/compat/probe.sh $(KDIR) $(PROBES)
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
 tools:

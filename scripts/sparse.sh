@@ -6,7 +6,6 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 kdir=${1:-/lib/modules/$(uname -r)/build}
 command -v sparse >/dev/null || { echo "sparse: install sparse" >&2; exit 1; }
-sh kmod/compat/probe.sh "$kdir" kmod/compat/generated/probes.h
 out=$(make -s -C "$kdir" M="$top" C=2 CHECK="sparse -Wno-decl" modules 2>&1) || { echo "$out"; exit 1; }
 ours=$(echo "$out" | grep -E "^$top/(kmod|include)/.*(warning|error):" || true)
 if [ -n "$ours" ]; then

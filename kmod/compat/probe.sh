@@ -13,10 +13,17 @@
 # is reported as such, naming the compiler the kernel was built with.
 # The header is only replaced when it changes, so rebuilds stay incremental.
 #
-#   probe.sh KDIR OUT.h
+#   probe.sh KDIR OUT.h [CC]
+#
+# KDIR is the kernel build tree, CC the compiler (default: the one KDIR's
+# makefiles name). kmod/Kbuild runs this with kbuild's own CC. The
+# probes' make gets a clean environment: kbuild's (sub_make_done,
+# KBUILD_EXTMOD, MAKEFLAGS with the outer command line...) would make it
+# a part of the outer build instead of a build of its own.
 set -eu
 kdir=$1
 out=$2
+cc_arg=${3:-}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -37,7 +44,13 @@ kbuild_try()
 	echo "obj-m := $*" >"$work/Kbuild"
 	# Which compiler kbuild runs, for the error message.
 	echo '$(info vpnflow-probe-cc: $(CC))' >>"$work/Kbuild"
-	make -s -k -C "$kdir" M="$work" "$@" >"$work/log" 2>&1
+	if [ -n "$cc_arg" ]; then
+		set -- CC="$cc_arg" "$@"
+	fi
+	env -i PATH="$PATH" HOME="${HOME:-/}" ${TMPDIR:+TMPDIR="$TMPDIR"} \
+		${ARCH:+ARCH="$ARCH"} ${CROSS_COMPILE:+CROSS_COMPILE="$CROSS_COMPILE"} \
+		${LLVM:+LLVM="$LLVM"} \
+		make -s -k -C "$kdir" M="$work" "$@" >"$work/log" 2>&1
 }
 
 cat >"$work/sanity.c" <<'EOF'

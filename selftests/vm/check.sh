@@ -3,7 +3,8 @@
 #
 # `make check`: the whole test suite.
 #   1. build the module for the VM's kernel (Debian linux-image-amd64) and vpnsysopt
-#   2. host checks: netlink spec in sync, checkpatch, sparse, CLI host tests,
+#   2. host checks: netlink spec in sync, checkpatch, sparse, the kernel's
+#      build entry on a clean copy of the tree, CLI host tests,
 #      the CLI's fuzz harnesses for a bounded time, the VM rig's own
 #      self-test (it must catch a failing test and a WARN)
 #   3. DKMS: install for the VM's kernel on the host
@@ -50,6 +51,8 @@ if [ "$full" = 1 ]; then
 	run_step "netlink spec and generated files in sync" scripts/check-spec.sh
 	run_step "checkpatch clean (make style)" scripts/style.sh
 	run_step "sparse clean (make sparse)" scripts/sparse.sh "/lib/modules/$kver/build"
+	host_ktap "the kernel's build entry builds the module from a clean copy" \
+		selftests/host/kbuild.sh "$kver"
 	host_ktap "vpnsysopt host tests" bash tools/tests/cli-host.sh
 	run_step "build the fake vpnflow family (LD_PRELOAD)" make -C tools tests/fake-vpnflow.so
 	host_ktap "vpnsysopt output against a fake vpnflow family" bash tools/tests/cli-fake.sh

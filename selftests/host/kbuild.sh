@@ -1,0 +1,59 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The module builds through the kernel's own build entry, as DKMS and
+# distribution packaging call it: `make -C KDIR M=DIR modules` on a clean
+# copy of the tree (kbuild generates the feature probes itself, before any
+# object), the top Makefile's `module` target too, and both cleans remove
+# what was generated.
+#
+#   kbuild.sh [KVER]     (default: the host's headers, guest-kver.sh)
+source "$(dirname "$0")/../lib.sh"
+top=$VPNFLOW_TOP
+kver=${1:-$("$top/selftests/vm/guest-kver.sh")} || ktap_skip_all "no kernel headers"
+kdir=/lib/modules/$kver/build
+[ -d "$kdir" ] || ktap_skip_all "no kernel build tree at $kdir"
+ktap_plan 7
+tmp=$(mktemp -d)
+defer rm -rf "$tmp"
+src=$tmp/vpnflow
+ko=$src/kmod/vpnflow_preserve.ko
+probes=$src/kmod/compat/generated/probes.h
+
+# A clean copy: what dkms-install copies, without anything built.
+mkdir -p "$src"
+cp -r "$top/Makefile" "$top/Kbuild" "$top/VERSION" "$top/kmod" "$top/include" "$src/"
+make -s -C "$src" clean >/dev/null 2>&1
+if [ -e "$probes" ] || [ -e "$ko" ]; then
+	ktap_skip_all "make clean left generated files in the copy"
+fi
+
+# kbuild_ok NAME CMD...: run CMD (a build) quietly; on failure show its end.
+kbuild_ok()
+{
+	local name=$1 rc
+	shift
+	"$@" >"$tmp/log" 2>&1
+	rc=$?
+	[ "$rc" = 0 ] || sed 's/^/# /' "$tmp/log" | tail -n 20
+	ktap_result "$rc" "$name"
+}
+
+kbuild_ok "make -C $kdir M=<clean copy> modules builds vpnflow_preserve.ko" \
+	make -j2 -C "$kdir" M="$src" modules
+ktap_check "kbuild generated the probes (one line per probe)" \
+	sh -c "[ \$(grep -c VPNFLOW_HAVE_ '$probes') = \$(ls '$src'/kmod/compat/probes/*.c | wc -l) ]"
+
+stamp=$(stat -c %y "$ko" 2>/dev/null)
+kbuild_ok "a second build with nothing changed succeeds" make -C "$kdir" M="$src" modules
+ktap_check "and rebuilds nothing (the probes are not run again)" \
+	sh -c "[ -n '$stamp' ] && [ \"\$(stat -c %y '$ko')\" = '$stamp' ] && ! grep -q PROBE '$tmp/log'"
+
+kbuild_ok "the kernel's clean (make -C KDIR M=DIR clean) removes the probes" \
+	sh -c "make -C '$kdir' M='$src' clean && [ ! -e '$probes' ] && [ ! -e '$ko' ]"
+
+kbuild_ok "make module (the top Makefile, as DKMS calls it) builds it" \
+	sh -c "make -C '$src' module KVER='$kver' && [ -f '$ko' ] && [ -f '$probes' ]"
+kbuild_ok "make clean removes the generated files" \
+	sh -c "make -C '$src' clean && [ ! -e '$src/kmod/compat/generated' ] && [ ! -e '$ko' ]"
+ktap_finish

@@ -9,8 +9,6 @@
  * Copyright (C) 2026 The vpnflow authors.
  */
 
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
-
 #include <linux/module.h>
 #include <net/genetlink.h>
 

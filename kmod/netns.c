@@ -44,7 +44,7 @@ static int vpnflow_param_set_flag(const char *val, const struct kernel_param *kp
 	int err = kstrtobool(val, &v);
 
 	if (err) {
-		pr_err("vpnflow_preserve: %s: expected 0 or 1, got '%s'\n", kp->name, val);
+		pr_err("%s: expected 0 or 1, got '%s'\n", kp->name, val);
 		return err;
 	}
 	*(u8 *)kp->arg = v;
@@ -68,7 +68,7 @@ static int vpnflow_param_set_mss(const char *val, const struct kernel_param *kp)
 	int err = kstrtouint(val, 0, &v);
 
 	if (err || (v && (v < VPNFLOW_TCPMSS_MIN || v > VPNFLOW_TCPMSS_MAX))) {
-		pr_err("vpnflow_preserve: %s: must be 0 (off) or %u-%u, got '%s'\n",
+		pr_err("%s: must be 0 (off) or %u-%u, got '%s'\n",
 		       kp->name, VPNFLOW_TCPMSS_MIN, VPNFLOW_TCPMSS_MAX, val);
 		return -EINVAL;
 	}
@@ -82,7 +82,7 @@ static int vpnflow_param_set_timeout(const char *val, const struct kernel_param 
 	int err = kstrtouint(val, 0, &v);
 
 	if (err || v < 1 || v > VPNFLOW_PRESERVE_TIMEOUT_MAX) {
-		pr_err("vpnflow_preserve: %s: must be 1-%u seconds, got '%s'\n",
+		pr_err("%s: must be 1-%u seconds, got '%s'\n",
 		       kp->name, VPNFLOW_PRESERVE_TIMEOUT_MAX, val);
 		return -EINVAL;
 	}

@@ -254,7 +254,7 @@ int vpnflow_nf_enable(struct vpnflow_net *vn)
 out:
 	mutex_unlock(&vn->nf_lock);
 	if (err)
-		pr_warn_ratelimited("vpnflow_preserve: cannot register netfilter hooks: %d\n", err);
+		pr_warn_ratelimited("cannot register netfilter hooks: %d\n", err);
 	return err;
 }
 
@@ -290,7 +290,7 @@ int vpnflow_nf_hold_enable(struct vpnflow_net *vn)
 out:
 	mutex_unlock(&vn->nf_lock);
 	if (err)
-		pr_warn_ratelimited("vpnflow_preserve: cannot register netfilter hooks: %d\n", err);
+		pr_warn_ratelimited("cannot register netfilter hooks: %d\n", err);
 	return err;
 }
 

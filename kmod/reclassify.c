@@ -44,8 +44,6 @@
  * Copyright (C) 2026 The vpnflow authors.
  */
 
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
-
 #include <linux/jhash.h>
 #include <linux/slab.h>
 #include <linux/sort.h>

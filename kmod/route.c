@@ -26,8 +26,6 @@
  * Copyright (C) 2026 The vpnflow authors.
  */
 
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
-
 #include <linux/netdevice.h>
 #include <linux/rtnetlink.h>
 #include <net/fib_notifier.h>

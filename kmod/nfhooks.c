@@ -128,9 +128,13 @@ static unsigned int vpnflow_nf_track(void *priv, struct sk_buff *skb,
 	 */
 	if (x && (!f || !t || READ_ONCE(f->state) == VPNFLOW_FLOW_STATE_PRESERVED ||
 		  !READ_ONCE(t->up) ||
-		  (state->out && !READ_ONCE(f->ifindex_out[CTINFO2DIR(ctinfo)]))))
+		  (state->out && !READ_ONCE(f->ifindex_out[CTINFO2DIR(ctinfo)])))) {
 		vpnflow_flow_track(vn, ct, CTINFO2DIR(ctinfo), x, x == xo, skb,
 				   state->out);
+		/* The packet that created the flow counts in its bytes too. */
+		if (!f)
+			f = vpnflow_flow_lookup(vn, ct);
+	}
 	/* A new entry outside any tunnel: reclassify-vpn's candidate? */
 	if (!x && !f && READ_ONCE(vn->narmed) && !nf_ct_is_confirmed(ct) &&
 	    !vpnflow_dev_is_tunnel(state->out))

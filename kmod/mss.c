@@ -24,7 +24,7 @@
  *    out of it (the reply will go back through the sibling SA, which has
  *    the same algorithms).
  * Scope: every forwarded SYN of a namespace with IPsec tunnels (the ASA
- * clamps all TCP through it), or with tcpmss-tunneled-only only those that
+ * clamps all TCP through it), or with tcpmss tunneled-only only those that
  * go into or come out of a tunnel (an SA, or an xfrm interface / VTI);
  * namespaces without tunnels are left alone.
  * A SYN without an MSS option is left as it is (as on the ASA); malformed
@@ -218,9 +218,12 @@ static noinline unsigned int vpnflow_mss_clamp_tcp(struct vpnflow_net *vn, struc
 }
 
 /*
- * FORWARD: every forwarded packet comes here. Anything that is not TCP
- * leaves at once, and anything but a SYN with an MSS option before the
- * tunnel it belongs to is looked at.
+ * FORWARD: every forwarded packet comes here. It leaves at once while
+ * tcpmss, tcpmss minimum and tcpmss auto are all off, and when it is not
+ * TCP (IPv6: unless an extension header comes first, which
+ * vpnflow_mss_clamp_tcp() skips). Of TCP, only a SYN (or SYN-ACK) with an
+ * MSS option is looked at further: the tunnel it goes into or comes out
+ * of, and the MSS it gets.
  */
 unsigned int vpnflow_mss_clamp(struct vpnflow_net *vn, struct sk_buff *skb,
 			       const struct nf_hook_state *state)

@@ -16,9 +16,16 @@ struct vpnflow_tunnel_key;
 struct vpnflow_tunnel;
 
 /*
- * @why: VPNFLOW_RECLASSIFY_UP or _ROUTES. Returns false when the tunnel's
- * policies are not installed yet (try again on the next policy event),
- * true when done.
+ * One reclassify-vpn pass for tunnel @t (process context, vn->work_lock):
+ * remove the conntrack entries of traffic that should enter it but never
+ * did. @why is what brought the pass: VPNFLOW_RECLASSIFY_UP (the tunnel
+ * came up), _ROUTES (routes into a route-based tunnel changed) or
+ * _POLICIES (outbound policies added to a tunnel that is up; policies
+ * re-installed as they were, a rekey, cost no walk). A pass for UP is
+ * always logged and announced, the others only when they cleared
+ * something. Returns false when no outbound policy points at the tunnel
+ * yet (try again on the next policy event), else true (done, or given up
+ * for want of memory).
  */
 bool vpnflow_reclassify(struct vpnflow_net *vn, struct vpnflow_tunnel *t, u8 why);
 

@@ -341,10 +341,10 @@ static int do_conn_tunnel(struct vs *vs, int argc, char **argv)
 	return conn_more(vs, argc - 1, argv + 1);
 }
 
-static const struct kw conn_kw[] = {
-	{ "active",		do_conn_active,		0 },
-	{ "preserved",		do_conn_preserved,	0 },
-	{ "tunnel",		do_conn_tunnel,		0 },
+const struct kw conn_kw[] = {
+	{ .name = "active", .fn = do_conn_active },
+	{ .name = "preserved", .fn = do_conn_preserved, .flags = KW_ALT },
+	{ .name = "tunnel", .fn = do_conn_tunnel, .arg = "ID" },
 	KW_END
 };
 
@@ -667,8 +667,8 @@ static int do_monitor_count(struct vs *vs, int argc, char **argv)
 	return kw_end(vs, argc - 1, argv + 1);
 }
 
-static const struct kw monitor_kw[] = {
-	{ "count",		do_monitor_count,	0 },
+const struct kw monitor_kw[] = {
+	{ .name = "count", .fn = do_monitor_count, .arg = "N" },
 	KW_END
 };
 

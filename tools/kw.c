@@ -241,7 +241,65 @@ int kw_dispatch(struct vs *vs, const struct kw *tbl, int argc, char **argv,
 					k->name);
 		return kw_unknown(vs, tbl, argv, alt);
 	}
+	if (!k->fn)
+		return kw_dispatch(vs, k->sub, argc - 1, argv + 1, NULL);
 	return k->fn(vs, argc - 1, argv + 1);
+}
+
+/* " [a | b] [c N]": the optional words of a command (KW_OPTS). */
+static void kw_help_opts(FILE *f, const struct kw *tbl)
+{
+	const struct kw *k;
+
+	for (k = tbl; k->name; k++) {
+		fputs(k->flags & KW_ALT ? " | " : " [", f);
+		fprintf(f, "%s%s%s", k->name, k->arg ? " " : "", k->arg ? k->arg : "");
+		if (!k[1].name || !(k[1].flags & KW_ALT))
+			fputc(']', f);
+	}
+}
+
+/*
+ * The commands of @tbl and of the tables below it, one a line, after
+ * @path (@len characters of @size); @no: every word of @path may follow
+ * "no".
+ */
+static void kw_help_walk(FILE *f, const struct kw *tbl, char *path,
+			 size_t len, size_t size, bool no)
+{
+	const struct kw *k;
+	size_t n;
+
+	for (k = tbl; k->name; k++) {
+		bool kno = no && (k->flags & KW_NO);
+
+		n = len + snprintf(path + len, size - len, "%s%s",
+				   len ? " " : "", k->name);
+		if (n >= size)
+			n = size - 1;
+		if (k->flags & KW_OPTS) {
+			fprintf(f, "  %s%s", kno ? "[no] " : "", path);
+			kw_help_opts(f, k->sub);
+			fputc('\n', f);
+		} else if (k->arg) {
+			fprintf(f, "  %s %s\n", path, k->arg);
+			if (kno)
+				fprintf(f, "  no %s\n", path);
+		} else if (!k->sub) {
+			fprintf(f, "  %s%s\n", kno ? "[no] " : "", path);
+		}
+		if (k->sub && !(k->flags & KW_OPTS))
+			kw_help_walk(f, k->sub, path, n, size, kno);
+		path[len] = '\0';
+	}
+}
+
+/* Help: every command @tbl leads to, one a line, from the tables alone. */
+void kw_help(FILE *f, const struct kw *tbl)
+{
+	char path[256] = "";
+
+	kw_help_walk(f, tbl, path, 0, sizeof(path), true);
 }
 
 /* Fail unless the command ends here. */

@@ -81,8 +81,10 @@ static const int opt_order[] = {
 
 #define MSS_RANGE	"0 (off) or 48-65535"
 #define MSS_ALT		"a number (0 or 48-65535)"
+#define MSS_HELP	"{0 | 48-65535}"
 #define TIMEOUT_RANGE	"0:00:01-596:31:23 (1-2147483 seconds)"
 #define TIMEOUT_ALT	"H:MM:SS or SECONDS, " TIMEOUT_RANGE
+#define TIMEOUT_HELP	"{H:MM:SS | SECONDS}"
 
 static bool opt_known(int attr)
 {
@@ -214,9 +216,10 @@ static int do_tcpmss_minimum(struct vs *vs, int argc, char **argv)
 }
 
 static const struct kw tcpmss_kw[] = {
-	{ "minimum",		do_tcpmss_minimum,	KW_NO },
-	{ "auto",		do_tcpmss_auto,		KW_NO },
-	{ "tunneled-only",	do_tcpmss_tunneled,	KW_NO },
+	{ .name = "minimum", .fn = do_tcpmss_minimum,
+	  .flags = KW_NO, .arg = MSS_HELP },
+	{ .name = "auto", .fn = do_tcpmss_auto, .flags = KW_NO },
+	{ .name = "tunneled-only", .fn = do_tcpmss_tunneled, .flags = KW_NO },
 	KW_END
 };
 
@@ -227,17 +230,14 @@ static int do_tcpmss(struct vs *vs, int argc, char **argv)
 	return kw_dispatch(vs, tcpmss_kw, argc, argv, MSS_ALT);
 }
 
-static const struct kw connection_kw[] = {
-	{ "preserve-vpn-flows",	do_preserve,		KW_NO },
-	{ "reclassify-vpn",	do_reclassify,		KW_NO },
-	{ "tcpmss",		do_tcpmss,		KW_NO },
+/* "tcpmss" takes a value or one of tcpmss_kw's words (do_tcpmss()). */
+const struct kw connection_kw[] = {
+	{ .name = "preserve-vpn-flows", .fn = do_preserve, .flags = KW_NO },
+	{ .name = "reclassify-vpn", .fn = do_reclassify, .flags = KW_NO },
+	{ .name = "tcpmss", .fn = do_tcpmss,
+	  .flags = KW_NO, .sub = tcpmss_kw, .arg = MSS_HELP },
 	KW_END
 };
-
-int do_connection(struct vs *vs, int argc, char **argv)
-{
-	return kw_dispatch(vs, connection_kw, argc, argv, NULL);
-}
 
 /* "no timeout preserve-vpn-flows [T]" restores the default. */
 static int do_timeout_preserve(struct vs *vs, int argc, char **argv)
@@ -257,15 +257,11 @@ static int do_timeout_preserve(struct vs *vs, int argc, char **argv)
 	return rc ? rc : opt_set(vs, attr, vs->no ? opt_desc[attr].def : secs);
 }
 
-static const struct kw timeout_kw[] = {
-	{ "preserve-vpn-flows",	do_timeout_preserve,	KW_NO },
+const struct kw timeout_kw[] = {
+	{ .name = "preserve-vpn-flows", .fn = do_timeout_preserve,
+	  .flags = KW_NO, .arg = TIMEOUT_HELP },
 	KW_END
 };
-
-int do_timeout(struct vs *vs, int argc, char **argv)
-{
-	return kw_dispatch(vs, timeout_kw, argc, argv, NULL);
-}
 
 /* Netlink */
 
@@ -447,8 +443,8 @@ static int do_show_all(struct vs *vs, int argc, char **argv)
 	return kw_end(vs, argc, argv);
 }
 
-static const struct kw running_config_kw[] = {
-	{ "all",		do_show_all,		0 },
+const struct kw running_config_kw[] = {
+	{ .name = "all", .fn = do_show_all },
 	KW_END
 };
 

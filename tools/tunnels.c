@@ -230,8 +230,8 @@ static int do_detail(struct vs *vs, int argc, char **argv)
 	return kw_end(vs, argc, argv);
 }
 
-static const struct kw vpn_context_kw[] = {
-	{ "detail",		do_detail,		0 },
+const struct kw vpn_context_kw[] = {
+	{ .name = "detail", .fn = do_detail },
 	KW_END
 };
 

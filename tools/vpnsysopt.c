@@ -36,46 +36,6 @@
 #define NETNS_RUN_DIR		"/run/netns"
 #define MODULE_NAME		"vpnflow_preserve"
 
-void vs_usage(FILE *f)
-{
-	fprintf(f,
-		"Usage: " PROG " [-n NETNS] [-j [-p]] [no] [sysopt] COMMAND\n"
-		"       " PROG " [-n NETNS] -f FILE\n"
-		"       " PROG " -V | -h\n"
-		"\n"
-		"Commands (keywords may be abbreviated while unambiguous):\n"
-		"  [no] connection preserve-vpn-flows\n"
-		"  [no] connection reclassify-vpn\n"
-		"  connection tcpmss {0 | 48-65535}\n"
-		"  no connection tcpmss\n"
-		"  connection tcpmss minimum {0 | 48-65535}\n"
-		"  no connection tcpmss minimum\n"
-		"  [no] connection tcpmss auto\n"
-		"  timeout preserve-vpn-flows {H:MM:SS | SECONDS}\n"
-		"  no timeout preserve-vpn-flows\n"
-		"  show running-config [all]\n"
-		"  show counters\n"
-		"  clear counters\n"
-		"  show vpn-context [detail]\n"
-		"  show asp table vpn-context [detail]\n"
-		"  show conn [active | preserved] [tunnel ID]\n"
-		"  monitor [count N]\n"
-		"  help\n"
-		"\n"
-		"Options:\n"
-		"  -n, --netns NETNS  act in network namespace NETNS (see ip-netns(8))\n"
-		"  -f, --file FILE    apply the configuration commands in FILE (\"-\":\n"
-		"                     standard input) together, all or nothing\n"
-		"  -j, --json         JSON output\n"
-		"  -p, --pretty       indented JSON output (implies -j)\n"
-		"  -V, --version      print the version and exit\n"
-		"  -h, --help         print this help and exit\n"
-		"\n"
-		"Exit codes: 0 success, 1 syntax error, 2 rejected by the kernel,\n"
-		"3 module not loaded, 4 permission denied, 5 other system error.\n"
-		"See vpnsysopt(8).\n");
-}
-
 static int vs_errno_exit(int err)
 {
 	return err == EPERM || err == EACCES ? VS_EXIT_PERM : VS_EXIT_SYS;
@@ -226,11 +186,38 @@ static int vs_run(struct vs *vs)
 
 /* The grammar's top: [no] [sysopt] COMMAND. */
 
-static int do_show(struct vs *vs, int argc, char **argv);
-static int do_clear(struct vs *vs, int argc, char **argv);
 static int do_help(struct vs *vs, int argc, char **argv);
 static int do_no(struct vs *vs, int argc, char **argv);
 static int do_sysopt(struct vs *vs, int argc, char **argv);
+
+/* The ASA's long form: show asp table vpn-context. */
+static const struct kw asp_table_kw[] = {
+	{ .name = "vpn-context", .fn = do_show_vpn_context,
+	  .flags = KW_OPTS, .sub = vpn_context_kw },
+	KW_END
+};
+
+static const struct kw asp_kw[] = {
+	{ .name = "table", .sub = asp_table_kw },
+	KW_END
+};
+
+static const struct kw show_kw[] = {
+	{ .name = "running-config", .fn = do_show_running_config,
+	  .flags = KW_OPTS, .sub = running_config_kw },
+	{ .name = "counters", .fn = do_show_counters },
+	{ .name = "vpn-context", .fn = do_show_vpn_context,
+	  .flags = KW_OPTS, .sub = vpn_context_kw },
+	{ .name = "conn", .fn = do_show_conn,
+	  .flags = KW_OPTS, .sub = conn_kw },
+	{ .name = "asp", .sub = asp_kw },
+	KW_END
+};
+
+static const struct kw clear_kw[] = {
+	{ .name = "counters", .fn = do_clear_counters },
+	KW_END
+};
 
 /*
  * The first word. "no" goes on with the rest of the table from "sysopt",
@@ -240,53 +227,43 @@ static int do_sysopt(struct vs *vs, int argc, char **argv);
 enum { TOP_NO, TOP_SYSOPT, TOP_COMMANDS };
 
 static const struct kw top_kw[] = {
-	[TOP_NO]	= { "no",		do_no,			0 },
-	[TOP_SYSOPT]	= { "sysopt",		do_sysopt,		KW_NO },
-	[TOP_COMMANDS]	= { "connection",	do_connection,		KW_NO },
-	{ "timeout",		do_timeout,		KW_NO },
-	{ "show",		do_show,		KW_NOFILE },
-	{ "clear",		do_clear,		KW_NOFILE },
-	{ "monitor",		do_monitor,		KW_NOFILE },
-	{ "help",		do_help,		KW_NOFILE },
+	[TOP_NO]	= { .name = "no", .fn = do_no },
+	[TOP_SYSOPT]	= { .name = "sysopt", .fn = do_sysopt, .flags = KW_NO },
+	[TOP_COMMANDS]	= { .name = "connection", .flags = KW_NO, .sub = connection_kw },
+	{ .name = "timeout", .flags = KW_NO, .sub = timeout_kw },
+	{ .name = "show", .flags = KW_NOFILE, .sub = show_kw },
+	{ .name = "clear", .flags = KW_NOFILE, .sub = clear_kw },
+	{ .name = "monitor", .fn = do_monitor,
+	  .flags = KW_NOFILE | KW_OPTS, .sub = monitor_kw },
+	{ .name = "help", .fn = do_help, .flags = KW_NOFILE },
 	KW_END
 };
 
-static int do_show_asp(struct vs *vs, int argc, char **argv);
-
-static const struct kw show_kw[] = {
-	{ "running-config",	do_show_running_config,	0 },
-	{ "counters",		do_show_counters,	0 },
-	{ "vpn-context",	do_show_vpn_context,	0 },
-	{ "conn",		do_show_conn,		0 },
-	{ "asp",		do_show_asp,		0 },
-	KW_END
-};
-
-/* The ASA's long form: show asp table vpn-context. */
-static const struct kw asp_table_kw[] = {
-	{ "vpn-context",	do_show_vpn_context,	0 },
-	KW_END
-};
-
-static int do_show_asp_table(struct vs *vs, int argc, char **argv)
+/* The commands are those of the keyword tables, so that -h lists them all. */
+void vs_usage(FILE *f)
 {
-	return kw_dispatch(vs, asp_table_kw, argc, argv, NULL);
+	fprintf(f,
+		"Usage: " PROG " [-n NETNS] [-j [-p]] [no] [sysopt] COMMAND\n"
+		"       " PROG " [-n NETNS] -f FILE\n"
+		"       " PROG " -V | -h\n"
+		"\n"
+		"Commands (keywords may be abbreviated while unambiguous):\n");
+	kw_help(f, &top_kw[TOP_COMMANDS]);
+	fprintf(f,
+		"\n"
+		"Options:\n"
+		"  -n, --netns NETNS  act in network namespace NETNS (see ip-netns(8))\n"
+		"  -f, --file FILE    apply the configuration commands in FILE (\"-\":\n"
+		"                     standard input) together, all or nothing\n"
+		"  -j, --json         JSON output\n"
+		"  -p, --pretty       indented JSON output (implies -j)\n"
+		"  -V, --version      print the version and exit\n"
+		"  -h, --help         print this help and exit\n"
+		"\n"
+		"Exit codes: 0 success, 1 syntax error, 2 rejected by the kernel,\n"
+		"3 module not loaded, 4 permission denied, 5 other system error.\n"
+		"See vpnsysopt(8).\n");
 }
-
-static const struct kw asp_kw[] = {
-	{ "table",		do_show_asp_table,	0 },
-	KW_END
-};
-
-static int do_show_asp(struct vs *vs, int argc, char **argv)
-{
-	return kw_dispatch(vs, asp_kw, argc, argv, NULL);
-}
-
-static const struct kw clear_kw[] = {
-	{ "counters",		do_clear_counters,	0 },
-	KW_END
-};
 
 static int do_no(struct vs *vs, int argc, char **argv)
 {
@@ -298,16 +275,6 @@ static int do_no(struct vs *vs, int argc, char **argv)
 static int do_sysopt(struct vs *vs, int argc, char **argv)
 {
 	return kw_dispatch(vs, &top_kw[TOP_COMMANDS], argc, argv, NULL);
-}
-
-static int do_show(struct vs *vs, int argc, char **argv)
-{
-	return kw_dispatch(vs, show_kw, argc, argv, NULL);
-}
-
-static int do_clear(struct vs *vs, int argc, char **argv)
-{
-	return kw_dispatch(vs, clear_kw, argc, argv, NULL);
 }
 
 static int do_help(struct vs *vs, int argc, char **argv)

@@ -14,6 +14,7 @@
 
 #include <uapi/linux/vpnflow.h>
 
+#include "kw.h"
 #include "nl.h"
 
 #define PROG	"vpnsysopt"
@@ -85,8 +86,7 @@ int vs_file_parse(struct vs *vs);
 int vs_file_read(struct vs *vs, FILE *f);
 
 /* options.c: connection, timeout, show running-config */
-int do_connection(struct vs *vs, int argc, char **argv);
-int do_timeout(struct vs *vs, int argc, char **argv);
+extern const struct kw connection_kw[], timeout_kw[], running_config_kw[];
 int do_show_running_config(struct vs *vs, int argc, char **argv);
 int vs_opts_get(struct vs *vs, struct vs_opts *o);
 int vs_opts_apply(struct vs *vs);
@@ -97,9 +97,11 @@ int do_show_counters(struct vs *vs, int argc, char **argv);
 int do_clear_counters(struct vs *vs, int argc, char **argv);
 
 /* tunnels.c: show vpn-context, show asp table vpn-context */
+extern const struct kw vpn_context_kw[];
 int do_show_vpn_context(struct vs *vs, int argc, char **argv);
 
 /* flows.c: show conn, monitor */
+extern const struct kw conn_kw[], monitor_kw[];
 int do_show_conn(struct vs *vs, int argc, char **argv);
 int do_monitor(struct vs *vs, int argc, char **argv);
 

@@ -66,6 +66,7 @@ conf() {
 }
 
 # Options, help, version.
+tools=$(cd "$here/.." && pwd)
 case_ "-h prints usage"			0 "Usage: vpnsysopt"	-h
 case_ "--help prints usage"		0 "show running-config [all]" --help
 case_ "usage lists show conn"		0 "show conn [active | preserved] [tunnel ID]" -h
@@ -80,6 +81,49 @@ case_ "-n needs an argument"		1 "Try 'vpnsysopt -h'"	-n
 case_ "-n rejects .."			1 'invalid network namespace name ".."' -n .. show run
 case_ "empty keyword"			1 'unknown keyword ""; expected "no"' ""
 case_ "help takes no argument"		1 'unexpected "x"'	help x
+
+# -h and help list the commands the keyword tables make: every keyword
+# of every table in the sources (struct kw, as fuzz/gen-dict.sh finds
+# them) is in them, and every command they list parses (with a value in
+# place of each placeholder, each optional word and each alternative in
+# turn), so that neither can drift from the grammar.
+help_commands() {
+	"$bin" -h 2>/dev/null | sed -n '/^Commands/,/^$/s/^  //p' | python3 -c '
+import re, sys
+vals = {"N": "1", "ID": "1", "H:MM:SS": "1:00:00", "SECONDS": "60"}
+def value(w):
+    m = re.fullmatch(r"(\d+)-\d+", w)
+    return m.group(1) if m else vals.get(w, w)
+def alts(group):
+    return [a.strip() for a in group[1:-1].split("|")]
+for line in sys.stdin:
+    nos = [""]
+    if line.startswith("[no] "):
+        line, nos = line[5:], ["", "no "]
+    items = re.findall(r"\{[^}]*\}|\[[^]]*\]|\S+", line)
+    base = [alts(i)[0] if i[0] == "{" else "" if i[0] == "[" else i for i in items]
+    cmds = []
+    for n, i in enumerate(items):
+        for a in alts(i) if i[0] in "{[" else []:
+            if i[0] == "[" or a != base[n]:
+                cmds.append(base[:n] + [a] + base[n + 1:])
+    for no in nos:
+        for c in [base] + cmds:
+            print(no + " ".join(value(w) for w in " ".join(c).split()))
+'
+}
+for w in $(sh "$tools/fuzz/gen-dict.sh" "$tools" | sed -n 's/^kw_[^=]*="\(.*\)"$/\1/p'); do
+	sh_case "-h lists the keyword \"$w\""	0 "listed" \
+		"\"\$bin\" -h | sed '/^Options:/,\$d' | grep -qw -- '$w' && echo listed"
+done
+while read -r cmd; do
+	read -ra words <<<"$cmd"
+	if [[ $cmd == help ]]; then
+		case_ "-h's command parses: $cmd" 0 "Usage: vpnsysopt" "${words[@]}"
+	else
+		case_ "-h's command parses: $cmd" 3 "$nomod" "${words[@]}"
+	fi
+done < <(help_commands)
 
 # Keywords: unknown, suggestions, ambiguity, missing and extra words.
 case_ "unknown top keyword lists all"	1 'unknown keyword "bogus"; expected "no", "sysopt", "connection", "timeout", "show", "clear", "monitor" or "help"' bogus
@@ -284,7 +328,6 @@ complete_() {
 		echo "completions: ${COMPREPLY[*]}."
 	)
 }
-tools=$(cd "$here/.." && pwd)
 sh_case "completion offers -f and --file" 0 "completions: -n -f -j -p -V -h --netns --file --json --pretty --version --help." \
 	'complete_ vpnsysopt -'
 sh_case "completion of -f is a file name" 0 "completions: $tmp/good.conf." \

@@ -10,9 +10,6 @@
 
 set -u
 
-ksft_pass=0
-ksft_fail=0
-ksft_skip=4
 KSFT_SKIP=4
 
 _ktap_n=0
@@ -155,7 +152,7 @@ vpnflow_unload()
 require_vm()
 {
 	[ "$(id -u)" = 0 ] || ktap_skip_all "needs root"
-	[ "${VPNFLOW_IN_VM:-}" = 1 ] || ktap_skip_all "runs in the test VM (selftests/run.sh)"
+	[ "${VPNFLOW_IN_VM:-}" = 1 ] || ktap_skip_all "runs in the test VM (selftests/vm/check.sh)"
 }
 
 # vpnflow_json NETNS ARGS...: vpnsysopt -j output of a show command in NETNS.

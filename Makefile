@@ -6,6 +6,7 @@
 #   make KVER=6.1.0-56-amd64  against /lib/modules/$KVER/build (or KDIR=...)
 #   make install / uninstall  module to /lib/modules/$KVER/updates, vpnsysopt, man pages
 #   make dkms-install / dkms-remove
+#   make dkms-src DKMS_DIR=...  the DKMS source tree (dkms-install makes it in /usr/src)
 #   make check                everything: host checks + the VM selftests (installs deps),
 #                             the whole suite on Debian 12's kernel, the core on the others
 #   make check-kernels        the whole suite on every other kernel (hours)
@@ -19,7 +20,7 @@ DESTDIR ?=
 VERSION := $(shell cat $(CURDIR)/VERSION)
 MODDIR  := $(DESTDIR)/lib/modules/$(KVER)/updates
 
-.PHONY: all module tools install uninstall dkms-install dkms-remove clean \
+.PHONY: all module tools install uninstall dkms-src dkms-install dkms-remove clean \
 	check check-kernels check-debug check-host check-spec style sparse deps demo bench bench-doc
 
 all: module tools
@@ -43,13 +44,24 @@ uninstall:
 	$(MAKE) -C tools uninstall
 	[ -n "$(DESTDIR)" ] || depmod -a $(KVER)
 
-# DKMS builds from a copy of the module's sources under /usr/src.
+# DKMS builds from a copy of the module's sources under /usr/src, made by
+# dkms-src (in DKMS_DIR, by default that place): its dkms.conf is
+# dkms.conf.in with the version of VERSION written in, so that the two
+# cannot differ. dkms reads dkms.conf as shell; a literal reads the same
+# in every dkms version.
 DKMS_SRC := /usr/src/vpnflow_preserve-$(VERSION)
+DKMS_DIR ?= $(DKMS_SRC)
+dkms-src:
+	@echo '$(VERSION)' | grep -Eqx '[0-9A-Za-z.+~-]+' || \
+		{ echo "VERSION '$(VERSION)' is not a DKMS version" >&2; exit 1; }
+	rm -rf $(DKMS_DIR) && mkdir -p $(DKMS_DIR)
+	cp -r Makefile Kbuild VERSION kmod include $(DKMS_DIR)/
+	sed 's/@VERSION@/$(VERSION)/g' dkms.conf.in >$(DKMS_DIR)/dkms.conf
+	$(MAKE) -C $(DKMS_DIR) clean
+
 dkms-install:
 	-dkms remove -m vpnflow_preserve -v $(VERSION) --all >/dev/null 2>&1
-	rm -rf $(DKMS_SRC) && mkdir -p $(DKMS_SRC)
-	cp -r Makefile Kbuild VERSION dkms.conf kmod include $(DKMS_SRC)/
-	$(MAKE) -C $(DKMS_SRC) clean
+	$(MAKE) dkms-src DKMS_DIR=$(DKMS_SRC)
 	dkms add -m vpnflow_preserve -v $(VERSION)
 	dkms build -m vpnflow_preserve -v $(VERSION) -k $(KVER)
 	dkms install -m vpnflow_preserve -v $(VERSION) -k $(KVER)

@@ -15,7 +15,7 @@
 source "$(dirname "$0")/lib.sh"
 require_vm
 [ "${VPNFLOW_DKMS:-0}" = 1 ] || ktap_skip_all "dkms install was not run on the host (make check does it)"
-ktap_plan 9
+ktap_plan 10
 kver=$(uname -r)
 version=$(cat "$VPNFLOW_TOP/VERSION")
 
@@ -33,7 +33,17 @@ dkms_status()
 	fi
 }
 
+# The version of the dkms.conf make dkms-install put in /usr/src there.
+conf_version()
+{
+	bash -c '. "$1" && echo "$PACKAGE_VERSION"' \
+		sh "${dkms_root%/}/usr/src/vpnflow_preserve-$version/dkms.conf"
+}
+
 vpnflow_unload
+ktap_info "installed dkms.conf: PACKAGE_VERSION $(conf_version 2>&1)"
+ktap_check "the installed dkms.conf's version is VERSION's ($version)" \
+	[ "$(conf_version 2>/dev/null)" = "$version" ]
 status=$(dkms_status 2>&1)
 ktap_info "dkms status ($dkms_root): $status"
 ktap_check "dkms ($dkms_root) lists vpnflow_preserve/$version installed for $kver" \

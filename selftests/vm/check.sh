@@ -55,6 +55,8 @@ if [ "$full" = 1 ]; then
 		selftests/host/kbuild.sh "$kver"
 	host_ktap "vpnsysopt host tests" bash tools/tests/cli-host.sh
 	host_ktap "README and man pages list every command and parameter" selftests/host/docs.sh
+	host_ktap "the DKMS tree's dkms.conf has VERSION's version" \
+		selftests/host/dkms-conf.sh "$kver"
 	run_step "build the fake vpnflow family (LD_PRELOAD)" make -C tools tests/fake-vpnflow.so
 	host_ktap "vpnsysopt output against a fake vpnflow family" bash tools/tests/cli-fake.sh
 	# 200000 inputs per harness, 40 s at most each: 30-50 s with the

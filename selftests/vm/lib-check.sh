@@ -120,7 +120,7 @@ kernel_check()
 	# A copy per target (kernels.sh binds the tree into the roots).
 	b=build/kernels/$t
 	rm -rf "$b" && mkdir -p "$b" &&
-		cp -r Makefile Kbuild VERSION dkms.conf kmod include tools "$b/" &&
+		cp -r Makefile Kbuild VERSION dkms.conf.in kmod include tools "$b/" &&
 		make -s -C "$b" clean >/dev/null || return 1
 	run_step "$t: build the module for $KVER with $CC" \
 		$ks run "$t" make -C "$b" module KVER="$KVER" || return 1

@@ -54,6 +54,20 @@ ktap_check()
 
 ktap_info() { echo "# $*"; }
 
+# ktap_quiet DESCRIPTION CMD...: one test point for CMD (a build, an
+# install), its output kept out of the way; on failure its last 20 lines.
+ktap_quiet()
+{
+	local desc=$1 log rc
+	shift
+	log=$(mktemp)
+	"$@" >"$log" 2>&1
+	rc=$?
+	[ "$rc" = 0 ] || sed 's/^/# /' "$log" | tail -n 20
+	rm -f "$log"
+	ktap_result "$rc" "$desc"
+}
+
 ktap_finish()
 {
 	echo "# Totals: pass:$_ktap_pass fail:$_ktap_fail xfail:0 xpass:0 skip:$_ktap_skipped error:0"

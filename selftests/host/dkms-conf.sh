@@ -26,18 +26,8 @@ dkms_var()
 		sh "$1" "$2"
 }
 
-# make_ok NAME CMD...: a make that must succeed; on failure, its end.
-make_ok()
-{
-	local name=$1 rc
-	shift
-	"$@" >"$tmp/log" 2>&1
-	rc=$?
-	[ "$rc" = 0 ] || sed 's/^/# /' "$tmp/log" | tail -n 20
-	ktap_result "$rc" "$name"
-}
 
-make_ok "make dkms-src DKMS_DIR=... makes the tree" \
+ktap_quiet "make dkms-src DKMS_DIR=... makes the tree" \
 	make -C "$top" dkms-src DKMS_DIR="$tmp/real"
 got=$(dkms_var "$tmp/real" PACKAGE_VERSION)
 ktap_info "VERSION $version, dkms.conf's PACKAGE_VERSION ${got:-(none)}"
@@ -49,7 +39,7 @@ other=9.8.7~test
 mkdir -p "$tmp/src"
 cp -r "$top/Makefile" "$top/Kbuild" "$top/dkms.conf.in" "$top/kmod" "$top/include" "$tmp/src/"
 echo "$other" >"$tmp/src/VERSION"
-make_ok "with VERSION $other: make dkms-src" make -C "$tmp/src" dkms-src DKMS_DIR="$tmp/other"
+ktap_quiet "with VERSION $other: make dkms-src" make -C "$tmp/src" dkms-src DKMS_DIR="$tmp/other"
 ktap_check "its dkms.conf's version follows: $other" \
 	[ "$(dkms_var "$tmp/other" PACKAGE_VERSION)" = "$other" ]
 
@@ -59,7 +49,7 @@ cmd=$(dkms_var "$tmp/other" 'MAKE[0]')
 ko=$tmp/other/$(dkms_var "$tmp/other" 'BUILT_MODULE_LOCATION[0]')/$(dkms_var "$tmp/other" 'BUILT_MODULE_NAME[0]').ko
 ktap_info "MAKE[0]: $cmd"
 # shellcheck disable=SC2086 # dkms runs MAKE[0] as words
-make_ok "dkms.conf's MAKE[0] builds the module in that tree" \
+ktap_quiet "dkms.conf's MAKE[0] builds the module in that tree" \
 	sh -c "cd '$tmp/other' && $cmd && [ -f '$ko' ]"
 ktap_check "the module's version is the same: $other" \
 	[ "$(modinfo -F version "$ko" 2>/dev/null)" = "$other" ]

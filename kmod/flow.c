@@ -111,9 +111,10 @@ static u32 vpnflow_deadline(const struct vpnflow_flow *f, u32 timeout_s)
 static void vpnflow_flow_link(struct vpnflow_net *vn, struct vpnflow_flow *f,
 			      struct vpnflow_tunnel *t)
 {
+	lockdep_assert_held(&vn->tlock);
 	list_add_tail(&f->tnode, &t->flows);
 	f->tun = t;
-	f->tunnel_id = t->id;
+	WRITE_ONCE(f->tunnel_id, t->id);
 	t->nflows++;
 	if (f->state == VPNFLOW_FLOW_STATE_PRESERVED)
 		t->npreserved++;
@@ -172,6 +173,7 @@ static void vpnflow_flow_resume_locked(struct vpnflow_net *vn, struct vpnflow_fl
 {
 	u32 saved = READ_ONCE(f->ct_timeout);
 
+	lockdep_assert_held(&vn->tlock);
 	WRITE_ONCE(f->state, VPNFLOW_FLOW_STATE_ACTIVE);
 	list_del_init(&f->pnode);
 	f->tun->npreserved--;

@@ -17,27 +17,56 @@
 struct vpnflow_net;
 struct vpnflow_tunnel;
 
-/*
- * One conntrack entry whose packets went through a tunnel-mode SA here.
- * We hold a reference on the entry for as long as the flow is tracked.
+/**
+ * struct vpnflow_flow - a conntrack entry whose packets went through a
+ * tunnel-mode SA here
+ *
+ * Linked and unlinked under vn->tlock; looked up (data path) and dumped
+ * (netlink) under RCU. Freed after a grace period, which is also when the
+ * reference on @ct is dropped (vpnflow_flow_release()).
+ *
+ * @rnode: in vn->flows, keyed by @ct; vn->tlock.
+ * @ct: the conntrack entry, held (a reference) while the flow lives;
+ *	set at creation, never changed.
+ * @tnode: in @tun's flows; vn->tlock.
+ * @pnode: in vn->preserved while PRESERVED; vn->tlock.
+ * @tun: its tunnel; vn->tlock. NULL once unlinked (the data path, having
+ *	found the flow under RCU, checks it under vn->tlock).
+ * @rcu: for the release after a grace period.
+ * @tunnel_id: @tun's id, or the last one's; WRITE_ONCE() under vn->tlock,
+ *	READ_ONCE() in dumps.
+ * @state: VPNFLOW_FLOW_STATE_*; WRITE_ONCE() under vn->tlock, READ_ONCE()
+ *	anywhere.
+ * @proto: the L4 protocol; set at creation.
+ * @sealed: BIT(dir): that direction left encrypted; WRITE_ONCE() in the
+ *	data path (under vn->tlock once the flow is linked).
+ * @ifindex_in: where each direction came in; WRITE_ONCE() as @sealed.
+ * @ifindex_out: where each direction went out; WRITE_ONCE() as @sealed.
+ * @start: jiffies at creation.
+ * @preserved_at: jiffies when it was preserved; vn->tlock.
+ * @deadline: the ct->timeout held while preserved; WRITE_ONCE() under
+ *	vn->tlock, READ_ONCE() by the hold hook.
+ * @ct_timeout: conntrack's own timeout, saved by the hold hook while
+ *	preserved (WRITE_ONCE()); READ_ONCE() at resume.
+ * @bytes: bytes seen in both directions; atomic.
  */
 struct vpnflow_flow {
-	struct rhash_head rnode;	/* vn->flows, keyed by ct */
+	struct rhash_head rnode;
 	struct nf_conn *ct;
-	struct list_head tnode;		/* tun->flows; vn->tlock */
-	struct list_head pnode;		/* vn->preserved while PRESERVED; vn->tlock */
-	struct vpnflow_tunnel *tun;	/* vn->tlock; RCU in the data path */
+	struct list_head tnode;
+	struct list_head pnode;
+	struct vpnflow_tunnel *tun;
 	struct rcu_head rcu;
-	u32 tunnel_id;			/* of the tunnel it was last linked to */
-	u8 state;			/* VPNFLOW_FLOW_STATE_*; READ_ONCE */
+	u32 tunnel_id;
+	u8 state;
 	u8 proto;
-	u8 sealed;			/* BIT(dir): that direction left encrypted */
-	int ifindex_in[IP_CT_DIR_MAX];	/* where each direction came in */
-	int ifindex_out[IP_CT_DIR_MAX];	/* and went out */
-	unsigned long start;		/* jiffies */
-	unsigned long preserved_at;	/* jiffies */
-	u32 deadline;			/* ct->timeout held while preserved */
-	u32 ct_timeout;			/* conntrack's own, saved while preserved */
+	u8 sealed;
+	int ifindex_in[IP_CT_DIR_MAX];
+	int ifindex_out[IP_CT_DIR_MAX];
+	unsigned long start;
+	unsigned long preserved_at;
+	u32 deadline;
+	u32 ct_timeout;
 	atomic64_t bytes;
 };
 

@@ -70,9 +70,9 @@ int vpnflow_nl_options_get_doit(struct sk_buff *skb, struct genl_info *info)
 	struct sk_buff *msg;
 	void *hdr;
 
-	mutex_lock(&vn->lock);
+	mutex_lock(&vn->opts_lock);
 	opts = vn->opts;
-	mutex_unlock(&vn->lock);
+	mutex_unlock(&vn->opts_lock);
 
 	msg = vpnflow_nl_reply_new(info, &hdr);
 	if (!msg)
@@ -117,7 +117,7 @@ int vpnflow_nl_options_set_doit(struct sk_buff *skb, struct genl_info *info)
 		return -ERANGE;
 	}
 
-	mutex_lock(&vn->lock);
+	mutex_lock(&vn->opts_lock);
 	o = vn->opts;
 	if (tb[VPNFLOW_A_OPTIONS_PRESERVE_VPN_FLOWS])
 		o.preserve_vpn_flows = nla_get_u8(tb[VPNFLOW_A_OPTIONS_PRESERVE_VPN_FLOWS]);
@@ -135,7 +135,7 @@ int vpnflow_nl_options_set_doit(struct sk_buff *skb, struct genl_info *info)
 		o.tcpmss_tunneled_only = nla_get_u8(tb[VPNFLOW_A_OPTIONS_TCPMSS_TUNNELED_ONLY]);
 
 	if (o.tcpmss && o.tcpmss_minimum > o.tcpmss) {
-		mutex_unlock(&vn->lock);
+		mutex_unlock(&vn->opts_lock);
 		NL_SET_ERR_MSG_MOD(extack, "tcpmss minimum cannot exceed tcpmss");
 		NL_SET_BAD_ATTR(extack, tb[VPNFLOW_A_OPTIONS_TCPMSS_MINIMUM] ?:
 					tb[VPNFLOW_A_OPTIONS_TCPMSS]);
@@ -149,7 +149,7 @@ int vpnflow_nl_options_set_doit(struct sk_buff *skb, struct genl_info *info)
 	WRITE_ONCE(vn->opts.tcpmss_auto, o.tcpmss_auto);
 	WRITE_ONCE(vn->opts.preserve_timeout, o.preserve_timeout);
 	WRITE_ONCE(vn->opts.tcpmss_tunneled_only, o.tcpmss_tunneled_only);
-	mutex_unlock(&vn->lock);
+	mutex_unlock(&vn->opts_lock);
 
 	/* Changes apply at once to live tunnels and flows. */
 	set_bit(VPNFLOW_REVISIT_OPTIONS, &vn->revisit);

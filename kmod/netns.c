@@ -157,7 +157,7 @@ static int __net_init vpnflow_net_init(struct net *net)
 	int err;
 
 	vn->net = net;
-	mutex_init(&vn->lock);
+	mutex_init(&vn->opts_lock);
 	mutex_init(&vn->nf_lock);
 	mutex_init(&vn->work_lock);
 	kernel_param_lock(THIS_MODULE);
@@ -197,7 +197,7 @@ static void __net_exit vpnflow_net_exit(struct net *net)
 	ratelimit_state_exit(&vn->log_rs);
 	mutex_destroy(&vn->work_lock);
 	mutex_destroy(&vn->nf_lock);
-	mutex_destroy(&vn->lock);
+	mutex_destroy(&vn->opts_lock);
 }
 
 static struct pernet_operations vpnflow_net_ops = {

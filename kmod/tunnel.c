@@ -73,8 +73,10 @@ struct vpnflow_tunnel *vpnflow_tunnel_get_or_create(struct vpnflow_net *vn,
 						    const struct vpnflow_tunnel_key *k,
 						    gfp_t gfp)
 {
-	struct vpnflow_tunnel *t = vpnflow_tunnel_find(vn, k);
+	struct vpnflow_tunnel *t;
 
+	lockdep_assert_held(&vn->tlock);
+	t = vpnflow_tunnel_find(vn, k);
 	if (t)
 		return t;
 	t = kzalloc(sizeof(*t), gfp);

@@ -37,26 +37,57 @@ struct vpnflow_tunnel_key {
 	u16 pad;
 };
 
+/**
+ * struct vpnflow_tunnel - one tunnel of a namespace, as xfrm state shows it
+ *
+ * Created under vn->tlock (by the reconcile from an SA, or by the data
+ * path from the SA a packet used); freed with kfree_rcu() only by the
+ * reconcile, under vn->work_lock, once it is down and has no flows.
+ *
+ * @node: in vn->tunnels; vn->tlock.
+ * @key: its identity; set at creation, never changed.
+ * @flows: its flows (struct vpnflow_flow.tnode), oldest first; vn->tlock.
+ * @rcu: for kfree_rcu().
+ * @id: stable while the object lives; set at creation.
+ * @nflows: flows on @flows; vn->tlock.
+ * @npreserved: PRESERVED flows on @flows; vn->tlock.
+ * @nsa: valid SAs at the last reconcile; vn->tlock.
+ * @reqid: of an SA seen at the last reconcile; vn->tlock.
+ * @proto: IPPROTO_ESP or IPPROTO_AH, of that SA; vn->tlock.
+ * @up: it has valid SAs; written by the reconcile under vn->tlock with
+ *	WRITE_ONCE(), READ_ONCE() in the data path.
+ * @reclassify: VPNFLOW_RECLASSIFY_*: a reclassify-vpn pass is pending;
+ *	vn->work_lock.
+ * @passed: a reclassify-vpn pass ran since it came up; vn->work_lock.
+ * @no_policy: that pass found no policy: skipped until @policy_news;
+ *	vn->work_lock.
+ * @sel_hash: of the selectors its last pass saw; vn->work_lock.
+ * @policy_news: an outbound policy for it was added or updated; set by
+ *	the xfrm notifier, consumed by the reconcile; vn->tlock.
+ * @seen: reconcile scratch: an SA of it exists; vn->work_lock.
+ * @visited: the reconcile pass that handled its flows; vn->work_lock.
+ * @changed: jiffies of the last up/down; vn->tlock.
+ */
 struct vpnflow_tunnel {
-	struct hlist_node node;		/* vn->tunnels; vn->tlock */
+	struct hlist_node node;
 	struct vpnflow_tunnel_key key;
-	struct list_head flows;		/* vpnflow_flow.tnode; vn->tlock */
+	struct list_head flows;
 	struct rcu_head rcu;
-	u32 id;				/* stable while the tunnel object lives */
-	u32 nflows;			/* vn->tlock */
-	u32 npreserved;			/* vn->tlock */
-	u32 nsa;			/* valid SAs at the last reconcile */
-	u32 reqid;			/* of an SA seen at the last reconcile */
-	u8 proto;			/* IPPROTO_ESP/AH of that SA */
-	bool up;			/* READ_ONCE in the data path */
-	u8 reclassify;			/* VPNFLOW_RECLASSIFY_*: reclassify-vpn pending */
-	bool passed;			/* a reclassify-vpn pass ran since it came up */
-	bool no_policy;			/* that pass found no policy: wait for policy_news */
-	u32 sel_hash;			/* of the selectors its last pass saw */
-	bool policy_news;		/* vn->tlock: outbound policy added or updated */
-	bool seen;			/* reconcile scratch */
-	unsigned int visited;		/* reconcile pass that handled it */
-	unsigned long changed;		/* jiffies of the last up/down */
+	u32 id;
+	u32 nflows;
+	u32 npreserved;
+	u32 nsa;
+	u32 reqid;
+	u8 proto;
+	bool up;
+	u8 reclassify;
+	bool passed;
+	bool no_policy;
+	u32 sel_hash;
+	bool policy_news;
+	bool seen;
+	unsigned int visited;
+	unsigned long changed;
 };
 
 void vpnflow_tunnel_key_from_state(struct vpnflow_tunnel_key *k,

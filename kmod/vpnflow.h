@@ -52,53 +52,98 @@ struct vpnflow_counters {
 	atomic64_t reclassify_passes;	/* reclassify-vpn passes, walks or not */
 };
 
+/**
+ * struct vpnflow_net - the module's state in one network namespace
+ *
+ * Locks, in the order they nest: @work_lock, then @opts_lock or @nf_lock,
+ * then @tlock (a spinlock taken with BHs off, also from the data path).
+ * Tunnels are freed only by the reconcile (tunnel.c), which runs under
+ * @work_lock like the flow GC: a tunnel pointer taken under @tlock stays
+ * valid across a drop of @tlock for as long as @work_lock is held, and
+ * under RCU in the data path.
+ *
+ * @net: the namespace (not refcounted: this lives inside it).
+ * @opts_lock: serialises option changes (netlink options-set).
+ * @opts: the options; written under @opts_lock with WRITE_ONCE(), read
+ *	anywhere with READ_ONCE(), one field at a time.
+ * @cnt: counters; atomic, no lock.
+ * @tlock: the tunnels, their flow lists and every flow's links and state.
+ * @tunnels: struct vpnflow_tunnel by key; added under @tlock (reconcile
+ *	or data path), removed under @tlock by the reconcile only.
+ * @next_tunnel_id: the id of the next tunnel object; @tlock.
+ * @flows: struct vpnflow_flow by conntrack entry; inserted and removed
+ *	under @tlock, looked up and dumped under RCU.
+ * @nflows: flows tracked (max_flows places taken); atomic.
+ * @npreserved: flows in state PRESERVED; atomic, changed under @tlock.
+ * @preserved: the PRESERVED flows, oldest first (max_flows eviction);
+ *	@tlock.
+ * @walk_next: the flow a tunnel-down pass or a GC pass goes on from
+ *	after dropping @tlock; @tlock, and only under @work_lock.
+ * @work_lock: makes @event_work and @gc_work of one namespace mutually
+ *	exclusive (the workqueue is unbound).
+ * @event_work: the reconcile, queued by xfrm events and option changes.
+ * @gc_work: the flow GC, every VPNFLOW_GC_INTERVAL, also brought forward.
+ * @dead: set at namespace exit, before the works are cancelled: queue
+ *	nothing more; READ_ONCE().
+ * @revisit: VPNFLOW_REVISIT_* bits; atomic bitops.
+ * @reconcile_gen: the reconcile pass, for tunnels' @visited; @work_lock.
+ * @synced: the first reconcile has run (tunnels found then were up
+ *	before the module came); @work_lock.
+ * @nf_lock: the netfilter hook registrations below.
+ * @nf_ops: the data-path hooks, registered with the first tunnel; @nf_lock.
+ * @nf_hold_ops: the hold hooks, registered while flows are preserved;
+ *	@nf_lock.
+ * @nf_hold_on: @nf_hold_ops are registered; @nf_lock.
+ * @log_rs: rate limit of the teardown and reclassify messages.
+ * @fib_nb: route notifier, registered with the first route-based tunnel.
+ * @fib_registered: @fib_nb is registered; @work_lock (or namespace exit,
+ *	once the works are cancelled).
+ * @fib_ready: the registration's replay of every route is over;
+ *	READ_ONCE() in the notifier.
+ * @routes_pass: jiffies of the last route-triggered reclassify pass;
+ *	@work_lock.
+ * @routes_changed: jiffies of the last relevant route change; written by
+ *	the notifier, READ_ONCE() by the reconcile.
+ * @armed: reclassify-vpn's armed tunnels (reclassify.c); changed under
+ *	@work_lock, read under RCU by the data path.
+ * @narmed: entries on @armed; written under @work_lock, READ_ONCE() in
+ *	the data path.
+ */
 struct vpnflow_net {
 	struct net *net;
-	/* Serialises option changes; readers use READ_ONCE() on each field. */
-	struct mutex lock;
+	struct mutex opts_lock;	/* option changes */
 	struct vpnflow_options opts;
 	struct vpnflow_counters cnt;
 
-	/* Tunnels, their flow lists and flow state changes. */
-	spinlock_t tlock;
+	spinlock_t tlock;		/* tunnels, flows: see above */
 	DECLARE_HASHTABLE(tunnels, 6);
 	u32 next_tunnel_id;
-	struct rhashtable flows;	/* struct vpnflow_flow, keyed by ct */
+	struct rhashtable flows;
 	atomic_t nflows;
 	atomic_t npreserved;
-	/* preserved flows, oldest first (max_flows eviction); tlock */
 	struct list_head preserved;
-	/* where the flow GC or a tunnel-down pass goes on; tlock, work_lock */
 	struct vpnflow_flow *walk_next;
 
-	/*
-	 * Process-context work: reconcile tunnels with xfrm state, flow GC.
-	 * The workqueue is unbound: work_lock makes event_work and gc_work
-	 * of one namespace mutually exclusive ("only the reconcile frees
-	 * tunnels" relies on it).
-	 */
-	struct mutex work_lock;
+	struct mutex work_lock;	/* event_work vs gc_work */
 	struct work_struct event_work;
 	struct delayed_work gc_work;
-	bool dead;			/* set at netns exit: queue nothing */
-	unsigned long revisit;		/* VPNFLOW_REVISIT_* bits */
+	bool dead;
+	unsigned long revisit;
 	unsigned int reconcile_gen;
-	bool synced;			/* the first reconcile has run */
+	bool synced;
 
-	struct mutex nf_lock;		/* hooks (registered on first tunnel) */
+	struct mutex nf_lock;		/* hook registrations */
 	struct nf_hook_ops *nf_ops;
-	struct nf_hook_ops *nf_hold_ops;	/* registered while flows are preserved */
+	struct nf_hook_ops *nf_hold_ops;
 	bool nf_hold_on;
 	struct ratelimit_state log_rs;
 
-	/* Route changes, watched once a route-based tunnel exists (route.c). */
 	struct notifier_block fib_nb;
-	bool fib_registered;		/* event work / netns exit only */
-	bool fib_ready;			/* registration's replay is over */
-	unsigned long routes_pass;	/* jiffies of the last route-triggered pass */
-	unsigned long routes_changed;	/* jiffies of the last relevant change */
+	bool fib_registered;
+	bool fib_ready;
+	unsigned long routes_pass;
+	unsigned long routes_changed;
 
-	/* reclassify-vpn's armed tunnels (reclassify.c): RCU, reconcile work. */
 	struct list_head armed;
 	unsigned int narmed;
 };

@@ -122,7 +122,7 @@ check-debug:
 demo: deps
 	selftests/vm/demo.sh
 
-# Benchmarks (issue #7) in the VM: prints a table of ratios; results in
+# Benchmarks in the VM: prints a table of ratios; results in
 # build/bench. BENCH_SCALE=quick for a short run; see docs/benchmarks.md.
 bench: deps
 	bench/run.sh

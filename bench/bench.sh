@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# vpnflow benchmarks (issue #7). Runs in the test VM (bench/run.sh boots it);
+# vpnflow benchmarks. Runs in the test VM (bench/run.sh boots it);
 # numbers, not pass/fail. Writes results.jsonl, table.txt and table.md to
 # $BENCH_OUT (default /mnt, the VM's results folder).
 #

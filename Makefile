@@ -114,7 +114,7 @@ check-kernels: deps
 	selftests/vm/check-kernels.sh -m $(or $(KERNELS_MODE),full) $(KERNELS)
 
 # The selftests on a debug kernel built from Debian's linux-source-6.1
-# (cached); see README. Hours, not part of `make check`.
+# (cached); see docs/testing.md. Hours, not part of `make check`.
 check-debug:
 	scripts/deps.sh debug
 	selftests/vm/check-debug.sh

@@ -101,31 +101,6 @@ struct vpnflow_reclass {
 	struct vpnflow_cand cand[VPNFLOW_MAX_CANDIDATES];	/* taken from the armed tunnel */
 };
 
-bool vpnflow_policy_tunnel_key(const struct xfrm_policy *xp, struct vpnflow_tunnel_key *k)
-{
-	int i;
-
-	for (i = 0; i < xp->xfrm_nr; i++) {
-		const struct xfrm_tmpl *tmpl = &xp->xfrm_vec[i];
-		const xfrm_address_t *s = &tmpl->saddr, *d = &tmpl->id.daddr;
-		size_t len = tmpl->encap_family == AF_INET6 ? sizeof(struct in6_addr) :
-							      sizeof(__be32);
-
-		if (tmpl->mode != XFRM_MODE_TUNNEL)
-			continue;
-		memset(k, 0, sizeof(*k));
-		if (memcmp(s, d, len) > 0)
-			swap(s, d);
-		memcpy(&k->lo, s, len);
-		memcpy(&k->hi, d, len);
-		k->if_id = xp->if_id;
-		k->mark = xp->mark.v & xp->mark.m;
-		k->family = tmpl->encap_family;
-		return true;
-	}
-	return false;
-}
-
 static int vpnflow_policy_collect(struct xfrm_policy *xp, int dir, int count, void *ptr)
 {
 	struct vpnflow_reclass *r = ptr;
@@ -133,7 +108,7 @@ static int vpnflow_policy_collect(struct xfrm_policy *xp, int dir, int count, vo
 
 	if (dir != XFRM_POLICY_OUT || xp->walk.dead)
 		return 0;
-	if (!vpnflow_policy_tunnel_key(xp, &k) || !vpnflow_tunnel_key_eq(&k, r->key))
+	if (!vpnflow_tunnel_key_from_policy(xp, &k) || !vpnflow_tunnel_key_eq(&k, r->key))
 		return 0;
 	r->npol++;
 	/* Wildcard selectors (route-based tunnels): routing decides. */

@@ -25,21 +25,49 @@
 #include "tunnel.h"
 #include "vpnflow.h"
 
-void vpnflow_tunnel_key_from_state(struct vpnflow_tunnel_key *k,
-				   const struct xfrm_state *x)
+/*
+ * The one constructor of a tunnel key, from an SA's or a policy
+ * template's outer addresses: the pair is ordered so that the inbound and
+ * the outbound side of a CHILD_SA give the same key.
+ */
+static void vpnflow_tunnel_key_init(struct vpnflow_tunnel_key *k, u16 family,
+				    const xfrm_address_t *s, const xfrm_address_t *d,
+				    u32 if_id, const struct xfrm_mark *mark)
 {
-	const xfrm_address_t *s = &x->props.saddr, *d = &x->id.daddr;
-	size_t len = x->props.family == AF_INET6 ? sizeof(struct in6_addr) :
-						    sizeof(__be32);
+	size_t len = family == AF_INET6 ? sizeof(struct in6_addr) : sizeof(__be32);
 
 	memset(k, 0, sizeof(*k));
 	if (memcmp(s, d, len) > 0)
 		swap(s, d);
 	memcpy(&k->lo, s, len);
 	memcpy(&k->hi, d, len);
-	k->if_id = x->if_id;
-	k->mark = x->mark.v & x->mark.m;
-	k->family = x->props.family;
+	k->if_id = if_id;
+	k->mark = mark->v & mark->m;
+	k->family = family;
+}
+
+void vpnflow_tunnel_key_from_state(struct vpnflow_tunnel_key *k,
+				   const struct xfrm_state *x)
+{
+	vpnflow_tunnel_key_init(k, x->props.family, &x->props.saddr, &x->id.daddr,
+				x->if_id, &x->mark);
+}
+
+bool vpnflow_tunnel_key_from_policy(const struct xfrm_policy *xp,
+				    struct vpnflow_tunnel_key *k)
+{
+	int i;
+
+	for (i = 0; i < xp->xfrm_nr; i++) {
+		const struct xfrm_tmpl *tmpl = &xp->xfrm_vec[i];
+
+		if (tmpl->mode != XFRM_MODE_TUNNEL)
+			continue;
+		vpnflow_tunnel_key_init(k, tmpl->encap_family, &tmpl->saddr,
+					&tmpl->id.daddr, xp->if_id, &xp->mark);
+		return true;
+	}
+	return false;
 }
 
 bool vpnflow_tunnel_key_eq(const struct vpnflow_tunnel_key *a,
@@ -327,7 +355,7 @@ void vpnflow_tunnel_policy_news(struct vpnflow_net *vn, const struct xfrm_policy
 	struct vpnflow_tunnel_key k;
 	struct vpnflow_tunnel *t;
 
-	if (!vpnflow_policy_tunnel_key(xp, &k))
+	if (!vpnflow_tunnel_key_from_policy(xp, &k))
 		return;
 	spin_lock_bh(&vn->tlock);
 	t = vpnflow_tunnel_find(vn, &k);

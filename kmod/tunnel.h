@@ -92,6 +92,9 @@ struct vpnflow_tunnel {
 
 void vpnflow_tunnel_key_from_state(struct vpnflow_tunnel_key *k,
 				   const struct xfrm_state *x);
+/* The identity of the tunnel @xp's first tunnel-mode template points at. */
+bool vpnflow_tunnel_key_from_policy(const struct xfrm_policy *xp,
+				    struct vpnflow_tunnel_key *k);
 bool vpnflow_tunnel_key_eq(const struct vpnflow_tunnel_key *a,
 			   const struct vpnflow_tunnel_key *b);
 struct vpnflow_tunnel *vpnflow_tunnel_get_or_create(struct vpnflow_net *vn,

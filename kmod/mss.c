@@ -46,6 +46,7 @@
 #include "compat/unaligned.h"
 #include "mss.h"
 #include "nfhooks.h"
+#include "route.h"
 #include "vpnflow.h"
 
 /* Route MTU from us towards the peer of inbound SA @x. */

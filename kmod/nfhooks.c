@@ -31,6 +31,7 @@
 #include "mss.h"
 #include "nfhooks.h"
 #include "reclassify.h"
+#include "route.h"
 #include "tunnel.h"
 #include "vpnflow.h"
 

@@ -43,18 +43,6 @@
 #include "tunnel.h"
 #include "vpnflow.h"
 
-static bool vpnflow_kind_is(const struct net_device *dev, const char *kind)
-{
-	return dev->rtnl_link_ops && !strcmp(dev->rtnl_link_ops->kind, kind);
-}
-
-/* Kinds of device a route-based tunnel can be entered through. */
-static bool vpnflow_dev_is_tunnel_kind(const struct net_device *dev)
-{
-	return vpnflow_kind_is(dev, "xfrm") || vpnflow_kind_is(dev, "vti") ||
-	       vpnflow_kind_is(dev, "vti6");
-}
-
 /* An endpoint pair, when configured, must be the tunnel's outer pair. */
 static bool vpnflow_ends_match(const struct vpnflow_tunnel_key *k, u16 family,
 			       const void *a, const void *b, size_t len)
@@ -72,19 +60,21 @@ static bool vpnflow_ends_match(const struct vpnflow_tunnel_key *k, u16 family,
 static bool vpnflow_dev_leads_to(const struct net_device *dev,
 				 const struct vpnflow_tunnel_key *k)
 {
-	if (k->if_id && vpnflow_kind_is(dev, "xfrm")) {
+	enum vpnflow_dev_kind kind = vpnflow_dev_kind(dev);
+
+	if (k->if_id && kind == VPNFLOW_DEV_XFRM) {
 		const struct xfrm_if *xi = netdev_priv(dev);
 
 		return xi->p.if_id == k->if_id;
 	}
-	if (k->mark && vpnflow_kind_is(dev, "vti")) {
+	if (k->mark && kind == VPNFLOW_DEV_VTI) {
 		const struct ip_tunnel *tn = netdev_priv(dev);
 
 		return be32_to_cpu(tn->parms.o_key) == k->mark &&
 		       vpnflow_ends_match(k, AF_INET, &tn->parms.iph.saddr,
 					  &tn->parms.iph.daddr, sizeof(__be32));
 	}
-	if (k->mark && vpnflow_kind_is(dev, "vti6")) {
+	if (k->mark && kind == VPNFLOW_DEV_VTI6) {
 		const struct ip6_tnl *tn = netdev_priv(dev);
 
 		return be32_to_cpu(tn->parms.o_key) == k->mark &&
@@ -189,7 +179,7 @@ static bool vpnflow_fib_event_relevant(unsigned long event, struct fib_notifier_
 
 		for (i = 0; i < fib_info_num_path(fi); i++) {
 			dev = fib_info_nhc(fi, i)->nhc_dev;
-			if (dev && vpnflow_dev_is_tunnel_kind(dev))
+			if (vpnflow_dev_is_tunnel(dev))
 				return true;
 		}
 		return false;
@@ -203,7 +193,7 @@ static bool vpnflow_fib_event_relevant(unsigned long event, struct fib_notifier_
 		if (rt->nh || fen6->nsiblings)
 			return true;
 		dev = rt->fib6_nh->fib_nh_dev;
-		return dev && vpnflow_dev_is_tunnel_kind(dev);
+		return vpnflow_dev_is_tunnel(dev);
 	}
 	return false;
 }

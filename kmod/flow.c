@@ -33,6 +33,7 @@
 #include "flow.h"
 #include "netlink.h"
 #include "nfhooks.h"
+#include "params.h"
 #include "tunnel.h"
 #include "vpnflow.h"
 

@@ -16,10 +16,6 @@
 
 struct workqueue_struct *vpnflow_wq;
 
-unsigned int vpnflow_max_flows __read_mostly = 1 << 20;
-module_param_named(max_flows, vpnflow_max_flows, uint, 0644);
-MODULE_PARM_DESC(max_flows, "Most tunneled flows tracked per network namespace (default 1048576)");
-
 static int __init vpnflow_init(void)
 {
 	int err;

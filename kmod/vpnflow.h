@@ -160,7 +160,6 @@ static inline struct vpnflow_net *vpnflow_pernet(const struct net *net)
 }
 
 extern struct workqueue_struct *vpnflow_wq;
-extern unsigned int vpnflow_max_flows;
 
 /* netns.c */
 int vpnflow_netns_init(void);

@@ -552,8 +552,8 @@ struct vpnflow_gc_pos {
  * also move it to another tunnel (vpnflow_flow_track()): then it is no
  * longer on t->flows. Either way the walk starts again from the head,
  * the budget bounding the pass. Flows the data path appends meanwhile
- * are met or left for the next pass. Not inlined: bench/bench.sh times
- * each hold with a kprobe.
+ * are met or left for the next pass. Not inlined, so that each lock
+ * hold is one call to trace.
  */
 static noinline unsigned int vpnflow_flows_gc_batch(struct vpnflow_net *vn,
 						    struct vpnflow_tunnel *t,
@@ -615,7 +615,7 @@ static void vpnflow_flows_gc_tunnel(struct vpnflow_net *vn, struct vpnflow_tunne
  * time, so the data path of other tunnels is not stalled by a big one.
  *
  * Why the tunnel pointers stay valid across the lock drops: tunnels are
- * freed only by vpnflow_tunnel_reconcile() (and at netns exit, after this
+ * freed only by the reconcile (work.c) (and at netns exit, after this
  * work is cancelled), and the reconcile runs under vn->work_lock, which
  * the GC work holds too (asserted below). The data path may add tunnels meanwhile
  * (hash_add under vn->tlock), which would make walking vn->tunnels

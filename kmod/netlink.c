@@ -23,6 +23,7 @@
 #include "netlink-gen.h"
 #include "tunnel.h"
 #include "vpnflow.h"
+#include "work.h"
 
 static int vpnflow_nl_put_options(struct sk_buff *skb,
 				  const struct vpnflow_options *o)
@@ -153,7 +154,7 @@ int vpnflow_nl_options_set_doit(struct sk_buff *skb, struct genl_info *info)
 
 	/* Changes apply at once to live tunnels and flows. */
 	set_bit(VPNFLOW_REVISIT_OPTIONS, &vn->revisit);
-	vpnflow_netns_kick(vn);
+	vpnflow_work_kick(vn);
 	return 0;
 }
 

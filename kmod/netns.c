@@ -5,7 +5,6 @@
  * Copyright (C) 2026 The vpnflow authors.
  */
 
-#include <linux/module.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 
@@ -16,43 +15,9 @@
 #include "route.h"
 #include "tunnel.h"
 #include "vpnflow.h"
-
-#define VPNFLOW_GC_INTERVAL	(2 * HZ)
+#include "work.h"
 
 unsigned int vpnflow_net_id __read_mostly;
-
-/* Queue a reconcile of this namespace's tunnels (any context). */
-void vpnflow_netns_kick(struct vpnflow_net *vn)
-{
-	if (!READ_ONCE(vn->dead))
-		queue_work(vpnflow_wq, &vn->event_work);
-}
-
-static void vpnflow_event_work(struct work_struct *work)
-{
-	struct vpnflow_net *vn = container_of(work, struct vpnflow_net, event_work);
-
-	mutex_lock(&vn->work_lock);
-	vpnflow_tunnel_reconcile(vn);
-	mutex_unlock(&vn->work_lock);
-	if (vn->nf_ops && !READ_ONCE(vn->dead))
-		queue_delayed_work(vpnflow_wq, &vn->gc_work, VPNFLOW_GC_INTERVAL);
-}
-
-static void vpnflow_gc_work(struct work_struct *work)
-{
-	struct vpnflow_net *vn = container_of(to_delayed_work(work), struct vpnflow_net,
-					      gc_work);
-
-	mutex_lock(&vn->work_lock);
-	vpnflow_flows_gc(vn);
-	/* Expired preserved flows may leave tunnels empty: reconcile frees them. */
-	vpnflow_tunnel_reconcile(vn);
-	vpnflow_nf_hold_idle(vn);
-	mutex_unlock(&vn->work_lock);
-	if (!READ_ONCE(vn->dead))
-		queue_delayed_work(vpnflow_wq, &vn->gc_work, VPNFLOW_GC_INTERVAL);
-}
 
 static int __net_init vpnflow_net_init(struct net *net)
 {
@@ -67,8 +32,7 @@ static int __net_init vpnflow_net_init(struct net *net)
 	spin_lock_init(&vn->tlock);
 	hash_init(vn->tunnels);
 	INIT_LIST_HEAD(&vn->armed);
-	INIT_WORK(&vn->event_work, vpnflow_event_work);
-	INIT_DELAYED_WORK(&vn->gc_work, vpnflow_gc_work);
+	vpnflow_work_init(vn);
 	/* 100 teardown messages per 5 s per namespace. */
 	ratelimit_state_init(&vn->log_rs, 5 * HZ, 100);
 	ratelimit_set_flags(&vn->log_rs, RATELIMIT_MSG_ON_RELEASE);
@@ -76,7 +40,7 @@ static int __net_init vpnflow_net_init(struct net *net)
 	if (err)
 		return err;
 	/* Tunnels that exist already (module loaded on a live gateway). */
-	vpnflow_netns_kick(vn);
+	vpnflow_work_kick(vn);
 	return 0;
 }
 
@@ -84,10 +48,7 @@ static void __net_exit vpnflow_net_exit(struct net *net)
 {
 	struct vpnflow_net *vn = vpnflow_pernet(net);
 
-	WRITE_ONCE(vn->dead, true);
-	synchronize_rcu();		/* xfrm notifiers that saw !dead are done */
-	cancel_work_sync(&vn->event_work);
-	cancel_delayed_work_sync(&vn->gc_work);
+	vpnflow_work_stop(vn);
 	vpnflow_route_unwatch(vn);
 	vpnflow_nf_disable(vn);		/* no packet is in our hooks after this */
 	vpnflow_flows_destroy(vn);

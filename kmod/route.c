@@ -42,6 +42,7 @@
 #include "route.h"
 #include "tunnel.h"
 #include "vpnflow.h"
+#include "work.h"
 
 /* An endpoint pair, when configured, must be the tunnel's outer pair. */
 static bool vpnflow_ends_match(const struct vpnflow_tunnel_key *k, u16 family,
@@ -205,9 +206,9 @@ static int vpnflow_fib_event(struct notifier_block *nb, unsigned long event, voi
 	if (!READ_ONCE(vn->fib_ready) || !vpnflow_fib_event_relevant(event, ptr))
 		return NOTIFY_DONE;
 	WRITE_ONCE(vn->routes_changed, jiffies);
-	smp_mb__before_atomic();	/* the time, then the bit: tunnel.c */
+	smp_mb__before_atomic();	/* the time, then the bit: work.c */
 	set_bit(VPNFLOW_REVISIT_ROUTES, &vn->revisit);
-	vpnflow_netns_kick(vn);
+	vpnflow_work_kick(vn);
 	return NOTIFY_DONE;
 }
 

@@ -16,6 +16,7 @@
 
 #include "tunnel.h"
 #include "vpnflow.h"
+#include "work.h"
 
 static int vpnflow_km_notify(struct xfrm_state *x, const struct km_event *c)
 {
@@ -28,12 +29,12 @@ static int vpnflow_km_notify(struct xfrm_state *x, const struct km_event *c)
 	case XFRM_MSG_UPDSA:
 	case XFRM_MSG_DELSA:
 	case XFRM_MSG_FLUSHSA:
-		vpnflow_netns_kick(vn);
+		vpnflow_work_kick(vn);
 		break;
 	case XFRM_MSG_EXPIRE:
 		/* A hard expiry deletes the SA; a soft one changes nothing. */
 		if (c->data.hard)
-			vpnflow_netns_kick(vn);
+			vpnflow_work_kick(vn);
 		break;
 	}
 	return 0;
@@ -55,7 +56,7 @@ static int vpnflow_km_notify_policy(struct xfrm_policy *xp, int dir,
 	case XFRM_MSG_UPDPOLICY:
 		if (xp && dir == XFRM_POLICY_OUT)
 			vpnflow_tunnel_policy_news(vn, xp);
-		vpnflow_netns_kick(vn);
+		vpnflow_work_kick(vn);
 		break;
 	}
 	return 0;

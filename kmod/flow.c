@@ -391,6 +391,7 @@ static void vpnflow_flow_log_teardown(struct vpnflow_net *vn, const struct vpnfl
 		(unsigned long long)atomic64_read(&f->bytes), reason);
 }
 
+/* Flows unlinked per lock hold, then released outside it (on the stack). */
 #define VPNFLOW_BATCH 64
 
 /* A flow that has nothing left to tear down: done or going away anyway. */
@@ -520,13 +521,20 @@ void vpnflow_flows_tunnel_down(struct vpnflow_net *vn, struct vpnflow_tunnel *t)
 	} while (more);
 }
 
+/*
+ * An entry conntrack has not confirmed this long after its first packet
+ * never will be (its packet was dropped before the confirm): let it go.
+ */
+#define VPNFLOW_UNCONFIRMED_MAX	(10 * HZ)
+
 /* A flow whose conntrack entry is gone (or was never confirmed). */
 static bool vpnflow_flow_gone(const struct vpnflow_flow *f)
 {
 	const struct nf_conn *ct = f->ct;
 
 	return nf_ct_is_dying(ct) ||
-	       (!nf_ct_is_confirmed(ct) && !time_before(jiffies, f->start + 10 * HZ));
+	       (!nf_ct_is_confirmed(ct) &&
+		!time_before(jiffies, f->start + VPNFLOW_UNCONFIRMED_MAX));
 }
 
 /* Flows looked at per lock hold by the GC (at most VPNFLOW_BATCH released). */

@@ -232,7 +232,8 @@ int vpnflow_nl_counters_clear_doit(struct sk_buff *skb, struct genl_info *info)
 static int vpnflow_nl_put_addr(struct sk_buff *skb, int attr, u16 family,
 			       const void *addr)
 {
-	return nla_put(skb, attr, family == AF_INET6 ? 16 : 4, addr);
+	return nla_put(skb, attr, family == AF_INET6 ? sizeof(struct in6_addr) : sizeof(__be32),
+		       addr);
 }
 
 /* Caller holds vn->tlock. */

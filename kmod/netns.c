@@ -17,6 +17,10 @@
 #include "vpnflow.h"
 #include "work.h"
 
+/* Teardown and reclassify messages: a burst of 100 per 5 s per namespace. */
+#define VPNFLOW_LOG_INTERVAL	(5 * HZ)
+#define VPNFLOW_LOG_BURST	100
+
 unsigned int vpnflow_net_id __read_mostly;
 
 static int __net_init vpnflow_net_init(struct net *net)
@@ -33,8 +37,7 @@ static int __net_init vpnflow_net_init(struct net *net)
 	hash_init(vn->tunnels);
 	INIT_LIST_HEAD(&vn->armed);
 	vpnflow_work_init(vn);
-	/* 100 teardown messages per 5 s per namespace. */
-	ratelimit_state_init(&vn->log_rs, 5 * HZ, 100);
+	ratelimit_state_init(&vn->log_rs, VPNFLOW_LOG_INTERVAL, VPNFLOW_LOG_BURST);
 	ratelimit_set_flags(&vn->log_rs, RATELIMIT_MSG_ON_RELEASE);
 	err = vpnflow_flows_init(vn);
 	if (err)

@@ -60,10 +60,22 @@
 #include "tunnel.h"
 #include "vpnflow.h"
 
+/*
+ * Bounds of one pass and of what is armed: selectors kept per tunnel
+ * (more are ignored), devices leading into a route-based tunnel, armed
+ * tunnels per namespace, entries recorded per armed tunnel (beyond that
+ * its next pass walks the table).
+ */
 #define VPNFLOW_MAX_SELECTORS 32
 #define VPNFLOW_MAX_TUNNEL_DEVS 8
-#define VPNFLOW_MAX_ARMED 64		/* armed tunnels per namespace */
-#define VPNFLOW_MAX_CANDIDATES 512	/* entries recorded per armed tunnel */
+#define VPNFLOW_MAX_ARMED 64
+#define VPNFLOW_MAX_CANDIDATES 512
+
+/* Candidates looked up between two chances to reschedule. */
+#define VPNFLOW_CAND_RESCHED 64
+
+/* 32-bit words of one selector as hashed: 5 fields and two IPv6 addresses. */
+#define VPNFLOW_SEL_WORDS (5 + 2 * 4)
 
 struct vpnflow_cand {
 	struct nf_conntrack_tuple tuple;	/* original direction */
@@ -256,7 +268,7 @@ static void vpnflow_arm(struct vpnflow_net *vn, struct vpnflow_reclass *r,
 /* A hash of @n selectors, field by field (padding is whatever was sent). */
 static u32 vpnflow_sel_hash(const struct xfrm_selector *sel, unsigned int n)
 {
-	u32 h = n, w[13];
+	u32 h = n, w[VPNFLOW_SEL_WORDS];
 	unsigned int i, k;
 
 	for (i = 0; i < n; i++, sel++) {
@@ -362,7 +374,7 @@ static void vpnflow_reclassify_cands(struct vpnflow_reclass *r, unsigned int n)
 		    nf_ct_delete(ct, 0, 0))
 			r->matched++;
 		nf_ct_put(ct);
-		if (!(i % 64))
+		if (!(i % VPNFLOW_CAND_RESCHED))
 			cond_resched();
 	}
 }

@@ -1,23 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vpnflow_preserve: flows carried by tunnels.
- *
- * A flow is a conntrack entry whose packets were encrypted by, or
- * decrypted from, a tunnel-mode SA here; the data path (nfhooks.c) tells
- * us so. Flows hang off their tunnel, so the work done when a tunnel goes
- * down grows with that tunnel's flows, not with the conntrack table:
- *
- *  - preserve-vpn-flows on: TCP flows are kept (PRESERVED). Their entry is
- *    held: its timeout is set to the preserve deadline now and re-asserted
- *    after conntrack has seen each packet, and packets that would leave
- *    unprotected are dropped. The first packet protected by a tunnel-mode
- *    SA again resumes the flow with conntrack's own timeout. Other
- *    protocols are removed, so they are re-created correctly later.
- *  - preserve-vpn-flows off: the flows are torn down (conntrack entries
- *    removed), each logged like the ASA's 302014.
- *
- * We hold a reference on each tracked conntrack entry; a periodic GC
- * releases the ones conntrack has since deleted.
+ * vpnflow_preserve: the flows tunnels carry: tracked, preserved or torn
+ * down when their tunnel goes, and their GC.
  *
  * Copyright (C) 2026 The vpnflow authors.
  */
@@ -36,6 +20,25 @@
 #include "params.h"
 #include "tunnel.h"
 #include "vpnflow.h"
+
+/*
+ * A flow is a conntrack entry whose packets were encrypted by, or
+ * decrypted from, a tunnel-mode SA here; the data path (nfhooks.c) tells
+ * us so. Flows hang off their tunnel, so the work done when a tunnel goes
+ * down grows with that tunnel's flows, not with the conntrack table:
+ *
+ *  - preserve-vpn-flows on: TCP flows are kept (PRESERVED). Their entry is
+ *    held: its timeout is set to the preserve deadline now and re-asserted
+ *    after conntrack has seen each packet, and packets that would leave
+ *    unprotected are dropped. The first packet protected by a tunnel-mode
+ *    SA again resumes the flow with conntrack's own timeout. Other
+ *    protocols are removed, so they are re-created correctly later.
+ *  - preserve-vpn-flows off: the flows are torn down (conntrack entries
+ *    removed), each logged like the ASA's 302014.
+ *
+ * We hold a reference on each tracked conntrack entry; a periodic GC
+ * releases the ones conntrack has since deleted.
+ */
 
 /*
  * A flow is keyed by its conntrack entry's address, looked up on every
@@ -239,9 +242,8 @@ static bool vpnflow_flow_evict(struct vpnflow_net *vn)
 
 /*
  * Take one of max_flows' places for a new flow (vn->nflows counts them):
- * exact however many CPUs see new flows at once. A check followed by an
- * increment after the insert let two CPUs both take the last place (seen
- * on the debug kernel: 21 flows at max_flows 20).
+ * exact however many CPUs see new flows at once (a check, then an
+ * increment after the insert, would let two CPUs take the last place).
  */
 static bool vpnflow_flow_slot(struct vpnflow_net *vn)
 {

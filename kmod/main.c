@@ -1,10 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vpnflow_preserve: persistent IPsec tunneled flows for Linux xfrm gateways.
- *
- * Module entry points. Registration order is per-netns state first (so
- * that every later callback finds it), then the generic netlink family,
- * then the xfrm key-manager listener; teardown is the reverse.
+ * vpnflow_preserve: persistent IPsec tunneled flows for Linux xfrm
+ * gateways; module entry points.
  *
  * Copyright (C) 2026 The vpnflow authors.
  */
@@ -13,6 +10,12 @@
 #include <net/genetlink.h>
 
 #include "vpnflow.h"
+
+/*
+ * Registration order is per-netns state first (so
+ * that every later callback finds it), then the generic netlink family,
+ * then the xfrm key-manager listener; teardown is the reverse.
+ */
 
 struct workqueue_struct *vpnflow_wq;
 

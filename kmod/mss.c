@@ -1,8 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vpnflow_preserve: tcpmss clamping (the ASA's sysopt connection tcpmss,
- * tcpmss minimum, and an exact per-SA tcpmss auto).
+ * vpnflow_preserve: tcpmss clamping of forwarded SYNs (sysopt connection
+ * tcpmss, tcpmss minimum, tcpmss auto).
  *
+ * Copyright (C) 2026 The vpnflow authors.
+ */
+
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <net/ip.h>
+#include <net/ip6_route.h>
+#include <net/ipv6.h>
+#include <net/route.h>
+#include <net/tcp.h>
+#include <net/xfrm.h>
+
+#include "compat/unaligned.h"
+#include "mss.h"
+#include "nfhooks.h"
+#include "route.h"
+#include "vpnflow.h"
+
+/*
  * Forwarded SYN and SYN-ACK packets, IPv4 and IPv6, in the FORWARD hook:
  *  - tcpmss N lowers an MSS option above N to N (0: off);
  *  - tcpmss minimum N raises an MSS option below N to N (0: off; the
@@ -30,24 +49,7 @@
  * A SYN without an MSS option is left as it is (as on the ASA); malformed
  * or truncated options leave the packet untouched. The checksum is
  * updated incrementally (works with GSO/GRO and CHECKSUM_PARTIAL).
- *
- * Copyright (C) 2026 The vpnflow authors.
  */
-
-#include <linux/ipv6.h>
-#include <linux/tcp.h>
-#include <net/ip.h>
-#include <net/ip6_route.h>
-#include <net/ipv6.h>
-#include <net/route.h>
-#include <net/tcp.h>
-#include <net/xfrm.h>
-
-#include "compat/unaligned.h"
-#include "mss.h"
-#include "nfhooks.h"
-#include "route.h"
-#include "vpnflow.h"
 
 /* Route MTU from us towards the peer of inbound SA @x. */
 static u32 vpnflow_peer_mtu(struct net *net, const struct xfrm_state *x)

@@ -1,11 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vpnflow_preserve: generic netlink family "vpnflow".
- *
- * Requests act on the network namespace of the requesting socket.
- * Changes, tunnels, flows and the events group need CAP_NET_ADMIN in that
- * namespace's user namespace (from the spec, which says why); options and
- * counters are open. Every rejected request carries an extack message.
+ * vpnflow_preserve: the generic netlink family "vpnflow": its handlers.
  *
  * Copyright (C) 2026 The vpnflow authors.
  */
@@ -24,6 +19,13 @@
 #include "tunnel.h"
 #include "vpnflow.h"
 #include "work.h"
+
+/*
+ * Requests act on the network namespace of the requesting socket.
+ * Changes, tunnels, flows and the events group need CAP_NET_ADMIN in that
+ * namespace's user namespace (from the spec, which says why); options and
+ * counters are open. Every rejected request carries an extack message.
+ */
 
 static int vpnflow_nl_put_options(struct sk_buff *skb,
 				  const struct vpnflow_options *o)

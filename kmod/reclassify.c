@@ -1,8 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vpnflow_preserve: reclassify-vpn (the ASA's sysopt connection
- * reclassify-vpn).
+ * vpnflow_preserve: reclassify-vpn: conntrack entries of a tunnel's traffic
+ * created outside it are cleared when it comes up, so they enter it.
  *
+ * Copyright (C) 2026 The vpnflow authors.
+ */
+
+#include <linux/jhash.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+#include <net/netfilter/nf_conntrack.h>
+#include <net/netfilter/nf_conntrack_core.h>
+#include <net/netfilter/nf_conntrack_zones.h>
+#include <net/xfrm.h>
+
+#include "compat/nf_conntrack.h"
+#include "flow.h"
+#include "netlink.h"
+#include "reclassify.h"
+#include "route.h"
+#include "tunnel.h"
+#include "vpnflow.h"
+
+/*
  * When a tunnel comes up, conntrack entries that fall inside its traffic
  * selectors but were created outside it (MASQUERADEd or forwarded in
  * cleartext while it was down) are removed, so that their next packet is
@@ -40,25 +60,7 @@
  * decides what enters them. Entries the module tracks are spared either
  * way; a tunneled flow left untracked by max_flows, which a walk would
  * clear, is not a candidate (it never left in cleartext).
- *
- * Copyright (C) 2026 The vpnflow authors.
  */
-
-#include <linux/jhash.h>
-#include <linux/slab.h>
-#include <linux/sort.h>
-#include <net/netfilter/nf_conntrack.h>
-#include <net/netfilter/nf_conntrack_core.h>
-#include <net/netfilter/nf_conntrack_zones.h>
-#include <net/xfrm.h>
-
-#include "compat/nf_conntrack.h"
-#include "flow.h"
-#include "netlink.h"
-#include "reclassify.h"
-#include "route.h"
-#include "tunnel.h"
-#include "vpnflow.h"
 
 /*
  * Bounds of one pass and of what is armed: selectors kept per tunnel

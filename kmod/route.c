@@ -1,27 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vpnflow_preserve: route-based tunnels (xfrm interfaces, VTI).
- *
- * A route-based tunnel's policies are wildcard: what enters it is decided
- * by routing, into the tunnel's device. The devices of a tunnel are the
- * xfrm interfaces whose if_id is the tunnel's, and the vti/vti6 devices
- * whose output key is the tunnel's SA mark (and whose endpoints, when set,
- * are the tunnel's outer addresses). reclassify-vpn treats a conntrack
- * entry as the tunnel's traffic when the route towards either end of its
- * original tuple leads into one of those devices; the lookup uses the
- * tuple's addresses (no mark, no input interface).
- *
- * Routes into a tunnel often appear after the tunnel is up (an updown
- * script, a routing daemon learning the far side over the tunnel), and
- * disappear with it. A FIB notifier, registered once the namespace has a
- * route-based tunnel, flags route changes; the reconcile work then runs
- * reclassify-vpn again for the namespace's route-based tunnels that are
- * up, once routes have been still for 20 ms and at most four times a
- * second (a burst of changes is one pass). fib6 calls its notifiers
- * before it links the route (fib6_add_rt2node()): a pass that ran at
- * once could look the route up before it is there, and miss the flows it
- * should move. The notifier runs in atomic context and only notes the
- * time, sets a bit and queues the work.
+ * vpnflow_preserve: route-based tunnels (xfrm interfaces, VTI): their
+ * devices, routes into them, and the FIB watch.
  *
  * Copyright (C) 2026 The vpnflow authors.
  */
@@ -43,6 +23,29 @@
 #include "tunnel.h"
 #include "vpnflow.h"
 #include "work.h"
+
+/*
+ * A route-based tunnel's policies are wildcard: what enters it is decided
+ * by routing, into the tunnel's device. The devices of a tunnel are the
+ * xfrm interfaces whose if_id is the tunnel's, and the vti/vti6 devices
+ * whose output key is the tunnel's SA mark (and whose endpoints, when set,
+ * are the tunnel's outer addresses). reclassify-vpn treats a conntrack
+ * entry as the tunnel's traffic when the route towards either end of its
+ * original tuple leads into one of those devices; the lookup uses the
+ * tuple's addresses (no mark, no input interface).
+ *
+ * Routes into a tunnel often appear after the tunnel is up (an updown
+ * script, a routing daemon learning the far side over the tunnel), and
+ * disappear with it. A FIB notifier, registered once the namespace has a
+ * route-based tunnel, flags route changes; the reconcile work then runs
+ * reclassify-vpn again for the namespace's route-based tunnels that are
+ * up, once routes have been still for 20 ms and at most four times a
+ * second (a burst of changes is one pass). fib6 calls its notifiers
+ * before it links the route (fib6_add_rt2node()): a pass that ran at
+ * once could look the route up before it is there, and miss the flows it
+ * should move. The notifier runs in atomic context and only notes the
+ * time, sets a bit and queues the work.
+ */
 
 /* An endpoint pair, when configured, must be the tunnel's outer pair. */
 static bool vpnflow_ends_match(const struct vpnflow_tunnel_key *k, u16 family,

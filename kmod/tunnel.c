@@ -2,15 +2,6 @@
 /*
  * vpnflow_preserve: the tunnel table of a namespace, as xfrm state shows it.
  *
- * A tunnel is up while at least one valid tunnel-mode ESP/AH SA with its
- * identity (see struct vpnflow_tunnel_key) is installed in the namespace,
- * and down once the last one is gone (deleted, hard-expired or flushed).
- * Rather than counting SAs from notifications (which would miss SAs
- * installed before the module was loaded, and lose count on a flush),
- * every xfrm event queues one reconcile of the namespace (work.c), in
- * process context, that walks the SA table and compares. A make-before-break
- * rekey never shows a tunnel without an SA, so it is not a drop.
- *
  * Copyright (C) 2026 The vpnflow authors.
  */
 
@@ -20,6 +11,18 @@
 
 #include "tunnel.h"
 #include "vpnflow.h"
+
+/*
+ * A tunnel is up while at least one valid tunnel-mode ESP/AH SA with its
+ * identity (see struct vpnflow_tunnel_key) is installed in the namespace,
+ * and down once the last one is gone (deleted, hard-expired or flushed).
+ * Rather than counting SAs from notifications (which would miss SAs
+ * installed before the module was loaded, and lose count on a flush),
+ * every xfrm event queues one reconcile of the namespace (work.c), in
+ * process context, that walks the SA table and compares. A
+ * make-before-break rekey never shows a tunnel without an SA, so it is
+ * not a drop.
+ */
 
 /*
  * The one constructor of a tunnel key, from an SA's or a policy

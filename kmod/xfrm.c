@@ -1,12 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vpnflow_preserve: xfrm key-manager listener.
- *
- * We register as a key manager (like af_key and xfrm_user) to be told of
- * every SA and policy change in every network namespace. ->notify runs
- * under RCU and, for expiries, from the state timer in softirq context:
- * it only records the event; anything heavier is deferred to process
- * context by its consumer.
+ * vpnflow_preserve: the xfrm key-manager listener, told of every SA and
+ * policy change.
  *
  * Copyright (C) 2026 The vpnflow authors.
  */
@@ -17,6 +12,14 @@
 #include "tunnel.h"
 #include "vpnflow.h"
 #include "work.h"
+
+/*
+ * We register as a key manager (like af_key and xfrm_user) to be told of
+ * every SA and policy change in every network namespace. ->notify runs
+ * under RCU and, for expiries, from the state timer in softirq context:
+ * it only records the event; anything heavier is deferred to process
+ * context by its consumer.
+ */
 
 static int vpnflow_km_notify(struct xfrm_state *x, const struct km_event *c)
 {

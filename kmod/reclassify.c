@@ -422,12 +422,62 @@ void vpnflow_reclassify_free(struct vpnflow_net *vn)
 	vn->narmed = 0;
 }
 
+/* The outbound policies pointing at @r's tunnel: their selectors into @r. */
+static void vpnflow_reclass_policies(struct vpnflow_reclass *r)
+{
+	struct xfrm_policy_walk walk;
+
+	xfrm_policy_walk_init(&walk, XFRM_POLICY_TYPE_ANY);
+	xfrm_policy_walk(r->vn->net, &walk, vpnflow_policy_collect, r);
+	xfrm_policy_walk_done(&walk, r->vn->net);
+}
+
+/*
+ * Clear @r's entries: only the candidates @a recorded when they are all
+ * there is to look at, else a walk of the table (arming the tunnel again,
+ * or disarming it when it is route-based or has no selectors left).
+ */
+static void vpnflow_reclass_clear(struct vpnflow_net *vn, struct vpnflow_reclass *r,
+				  struct vpnflow_armed *a)
+{
+	unsigned int n;
+
+	if (a && !r->ndev && vpnflow_armed_take(a, r, &n)) {
+		vpnflow_reclassify_cands(r, n);
+		return;
+	}
+	if (r->nsel && !r->ndev)
+		vpnflow_arm(vn, r, a);
+	else if (a)
+		vpnflow_armed_del(vn, a);
+	if (r->nsel || r->ndev) {
+		compat_nf_ct_iterate_net(vn->net, vpnflow_reclassify_one, r);
+		atomic64_inc(&vn->cnt.reclassify_walks);
+	}
+}
+
+/* Count the pass; log and announce it if it came up or moved something. */
+static void vpnflow_reclass_report(struct vpnflow_net *vn, struct vpnflow_tunnel *t,
+				   const struct vpnflow_reclass *r, u8 why)
+{
+	atomic64_inc(&vn->cnt.reclassify_passes);
+	atomic64_add(r->examined, &vn->cnt.reclassify_examined);
+	atomic64_add(r->matched, &vn->cnt.flows_reclassified);
+	/* A route or policy change that moved nothing: no line, no event. */
+	if (why != VPNFLOW_RECLASSIFY_UP && !r->matched)
+		return;
+	if (__ratelimit(&vn->log_rs))
+		pr_info("reclassify-vpn: tunnel %u %s, %u flows cleared to enter it\n",
+			t->id, why == VPNFLOW_RECLASSIFY_ROUTES ? "routes changed" :
+			why == VPNFLOW_RECLASSIFY_POLICIES ? "policies added" : "up",
+			r->matched);
+	vpnflow_nl_tunnel_event(vn, t, VPNFLOW_EVENT_TYPE_RECLASSIFIED, r->matched);
+}
+
 bool vpnflow_reclassify(struct vpnflow_net *vn, struct vpnflow_tunnel *t, u8 why)
 {
 	struct vpnflow_reclass *r;
-	struct xfrm_policy_walk walk;
 	struct vpnflow_armed *a;
-	unsigned int n;
 	u32 hash;
 
 	r = kvzalloc(sizeof(*r), GFP_KERNEL);
@@ -436,9 +486,7 @@ bool vpnflow_reclassify(struct vpnflow_net *vn, struct vpnflow_tunnel *t, u8 why
 	r->vn = vn;
 	r->key = &t->key;
 
-	xfrm_policy_walk_init(&walk, XFRM_POLICY_TYPE_ANY);
-	xfrm_policy_walk(vn->net, &walk, vpnflow_policy_collect, r);
-	xfrm_policy_walk_done(&walk, vn->net);
+	vpnflow_reclass_policies(r);
 	if (!r->npol) {
 		kvfree(r);
 		return false;
@@ -457,32 +505,8 @@ bool vpnflow_reclassify(struct vpnflow_net *vn, struct vpnflow_tunnel *t, u8 why
 		return true;
 	}
 	t->sel_hash = hash;
-	if (a && !r->ndev && vpnflow_armed_take(a, r, &n)) {
-		vpnflow_reclassify_cands(r, n);
-	} else {
-		if (r->nsel && !r->ndev)
-			vpnflow_arm(vn, r, a);
-		else if (a)
-			vpnflow_armed_del(vn, a);
-		if (r->nsel || r->ndev) {
-			compat_nf_ct_iterate_net(vn->net, vpnflow_reclassify_one, r);
-			atomic64_inc(&vn->cnt.reclassify_walks);
-		}
-	}
-	atomic64_inc(&vn->cnt.reclassify_passes);
-	atomic64_add(r->examined, &vn->cnt.reclassify_examined);
-	atomic64_add(r->matched, &vn->cnt.flows_reclassified);
-	/* A route or policy change that moved nothing: no line, no event. */
-	if (why != VPNFLOW_RECLASSIFY_UP && !r->matched) {
-		kvfree(r);
-		return true;
-	}
-	if (__ratelimit(&vn->log_rs))
-		pr_info("reclassify-vpn: tunnel %u %s, %u flows cleared to enter it\n",
-			t->id, why == VPNFLOW_RECLASSIFY_ROUTES ? "routes changed" :
-			why == VPNFLOW_RECLASSIFY_POLICIES ? "policies added" : "up",
-			r->matched);
-	vpnflow_nl_tunnel_event(vn, t, VPNFLOW_EVENT_TYPE_RECLASSIFIED, r->matched);
+	vpnflow_reclass_clear(vn, r, a);
+	vpnflow_reclass_report(vn, t, r, why);
 	kvfree(r);
 	return true;
 }

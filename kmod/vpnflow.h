@@ -159,8 +159,6 @@ static inline struct vpnflow_net *vpnflow_pernet(const struct net *net)
 	return net_generic(net, vpnflow_net_id);
 }
 
-extern struct workqueue_struct *vpnflow_wq;
-
 /* netns.c */
 int vpnflow_netns_init(void);
 void vpnflow_netns_exit(void);

@@ -28,6 +28,9 @@
 /* Route-triggered reclassify-vpn passes: at most four a second. */
 #define VPNFLOW_ROUTES_MIN_GAP	(HZ / 4)
 
+/* Unbound: a namespace's two works may run at once, hence vn->work_lock. */
+static struct workqueue_struct *vpnflow_wq;
+
 /* Queue a reconcile of this namespace's tunnels (any context). */
 void vpnflow_work_kick(struct vpnflow_net *vn)
 {
@@ -217,4 +220,15 @@ void vpnflow_work_stop(struct vpnflow_net *vn)
 	synchronize_rcu();		/* xfrm notifiers that saw !dead are done */
 	cancel_work_sync(&vn->event_work);
 	cancel_delayed_work_sync(&vn->gc_work);
+}
+
+int vpnflow_work_module_init(void)
+{
+	vpnflow_wq = alloc_workqueue("vpnflow", WQ_UNBOUND, 0);
+	return vpnflow_wq ? 0 : -ENOMEM;
+}
+
+void vpnflow_work_module_exit(void)
+{
+	destroy_workqueue(vpnflow_wq);
 }

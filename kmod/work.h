@@ -9,6 +9,9 @@
 
 struct vpnflow_net;
 
+/* Module load and unload: the workqueue the works of every namespace run on. */
+int vpnflow_work_module_init(void);
+void vpnflow_work_module_exit(void);
 /* Queue a reconcile of the namespace's tunnels (any context). */
 void vpnflow_work_kick(struct vpnflow_net *vn);
 /* Namespace init: set the work items up; nothing is queued. */

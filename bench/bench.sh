@@ -352,8 +352,6 @@ trace_setup()
 	p:vf/notify vpnflow_preserve:vpnflow_km_notify
 	p:vf/work vpnflow_preserve:vpnflow_event_work
 	r:vf/work_end vpnflow_preserve:vpnflow_event_work
-	p:vf/recon vpnflow_preserve:vpnflow_tunnel_reconcile
-	r:vf/recon_end vpnflow_preserve:vpnflow_tunnel_reconcile
 	p:vf/down vpnflow_preserve:vpnflow_flows_tunnel_down
 	r:vf/down_end vpnflow_preserve:vpnflow_flows_tunnel_down
 	p:vf/recl vpnflow_preserve:vpnflow_reclassify
@@ -361,6 +359,12 @@ trace_setup()
 	p:vf/gc vpnflow_preserve:vpnflow_flows_gc
 	r:vf/gc_end vpnflow_preserve:vpnflow_flows_gc
 	EOF
+	# The reconcile: vpnflow_reconcile, vpnflow_tunnel_reconcile in
+	# modules before work.c.
+	recon=vpnflow_reconcile
+	grep -qw "$recon" /proc/kallsyms || recon=vpnflow_tunnel_reconcile
+	printf 'p:vf/recon vpnflow_preserve:%s\nr:vf/recon_end vpnflow_preserve:%s\n' \
+		"$recon" "$recon" >>$T/kprobe_events || return 1
 	# One GC lock hold (modules since the batched GC; optional, so older
 	# modules can be measured too).
 	cat >>$T/kprobe_events <<-'EOF' 2>/dev/null || log "no vpnflow_flows_gc_batch: GC lock holds not timed"

@@ -1,7 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vpnflow_preserve: flows carried by tunnels.
+ * vpnflow_preserve: the flows tunnels carry: tracked, preserved or torn
+ * down when their tunnel goes, and their GC.
  *
+ * Copyright (C) 2026 The vpnflow authors.
+ */
+
+#include <linux/hash.h>
+#include <linux/inet.h>
+#include <linux/netdevice.h>
+#include <linux/rhashtable.h>
+#include <linux/slab.h>
+#include <net/netfilter/nf_conntrack.h>
+#include <net/netfilter/nf_conntrack_tuple.h>
+
+#include "flow.h"
+#include "netlink.h"
+#include "nfhooks.h"
+#include "params.h"
+#include "tunnel.h"
+#include "vpnflow.h"
+
+/*
  * A flow is a conntrack entry whose packets were encrypted by, or
  * decrypted from, a tunnel-mode SA here; the data path (nfhooks.c) tells
  * us so. Flows hang off their tunnel, so the work done when a tunnel goes
@@ -18,23 +38,7 @@
  *
  * We hold a reference on each tracked conntrack entry; a periodic GC
  * releases the ones conntrack has since deleted.
- *
- * Copyright (C) 2026 The vpnflow authors.
  */
-
-#include <linux/hash.h>
-#include <linux/inet.h>
-#include <linux/netdevice.h>
-#include <linux/rhashtable.h>
-#include <linux/slab.h>
-#include <net/netfilter/nf_conntrack.h>
-#include <net/netfilter/nf_conntrack_tuple.h>
-
-#include "flow.h"
-#include "netlink.h"
-#include "nfhooks.h"
-#include "tunnel.h"
-#include "vpnflow.h"
 
 /*
  * A flow is keyed by its conntrack entry's address, looked up on every
@@ -238,9 +242,8 @@ static bool vpnflow_flow_evict(struct vpnflow_net *vn)
 
 /*
  * Take one of max_flows' places for a new flow (vn->nflows counts them):
- * exact however many CPUs see new flows at once. A check followed by an
- * increment after the insert let two CPUs both take the last place (seen
- * on the debug kernel: 21 flows at max_flows 20).
+ * exact however many CPUs see new flows at once (a check, then an
+ * increment after the insert, would let two CPUs take the last place).
  */
 static bool vpnflow_flow_slot(struct vpnflow_net *vn)
 {
@@ -390,6 +393,7 @@ static void vpnflow_flow_log_teardown(struct vpnflow_net *vn, const struct vpnfl
 		(unsigned long long)atomic64_read(&f->bytes), reason);
 }
 
+/* Flows unlinked per lock hold, then released outside it (on the stack). */
 #define VPNFLOW_BATCH 64
 
 /* A flow that has nothing left to tear down: done or going away anyway. */
@@ -519,13 +523,20 @@ void vpnflow_flows_tunnel_down(struct vpnflow_net *vn, struct vpnflow_tunnel *t)
 	} while (more);
 }
 
+/*
+ * An entry conntrack has not confirmed this long after its first packet
+ * never will be (its packet was dropped before the confirm): let it go.
+ */
+#define VPNFLOW_UNCONFIRMED_MAX	(10 * HZ)
+
 /* A flow whose conntrack entry is gone (or was never confirmed). */
 static bool vpnflow_flow_gone(const struct vpnflow_flow *f)
 {
 	const struct nf_conn *ct = f->ct;
 
 	return nf_ct_is_dying(ct) ||
-	       (!nf_ct_is_confirmed(ct) && !time_before(jiffies, f->start + 10 * HZ));
+	       (!nf_ct_is_confirmed(ct) &&
+		!time_before(jiffies, f->start + VPNFLOW_UNCONFIRMED_MAX));
 }
 
 /* Flows looked at per lock hold by the GC (at most VPNFLOW_BATCH released). */
@@ -551,8 +562,8 @@ struct vpnflow_gc_pos {
  * also move it to another tunnel (vpnflow_flow_track()): then it is no
  * longer on t->flows. Either way the walk starts again from the head,
  * the budget bounding the pass. Flows the data path appends meanwhile
- * are met or left for the next pass. Not inlined: bench/bench.sh times
- * each hold with a kprobe.
+ * are met or left for the next pass. Not inlined, so that each lock
+ * hold is one call to trace.
  */
 static noinline unsigned int vpnflow_flows_gc_batch(struct vpnflow_net *vn,
 						    struct vpnflow_tunnel *t,
@@ -614,7 +625,7 @@ static void vpnflow_flows_gc_tunnel(struct vpnflow_net *vn, struct vpnflow_tunne
  * time, so the data path of other tunnels is not stalled by a big one.
  *
  * Why the tunnel pointers stay valid across the lock drops: tunnels are
- * freed only by vpnflow_tunnel_reconcile() (and at netns exit, after this
+ * freed only by the reconcile (work.c) (and at netns exit, after this
  * work is cancelled), and the reconcile runs under vn->work_lock, which
  * the GC work holds too (asserted below). The data path may add tunnels meanwhile
  * (hash_add under vn->tlock), which would make walking vn->tunnels

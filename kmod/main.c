@@ -1,10 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vpnflow_preserve: persistent IPsec tunneled flows for Linux xfrm gateways.
- *
- * Module entry points. Registration order is per-netns state first (so
- * that every later callback finds it), then the generic netlink family,
- * then the xfrm key-manager listener; teardown is the reverse.
+ * vpnflow_preserve: persistent IPsec tunneled flows for Linux xfrm
+ * gateways; module entry points.
  *
  * Copyright (C) 2026 The vpnflow authors.
  */
@@ -13,20 +10,21 @@
 #include <net/genetlink.h>
 
 #include "vpnflow.h"
+#include "work.h"
 
-struct workqueue_struct *vpnflow_wq;
-
-unsigned int vpnflow_max_flows __read_mostly = 1 << 20;
-module_param_named(max_flows, vpnflow_max_flows, uint, 0644);
-MODULE_PARM_DESC(max_flows, "Most tunneled flows tracked per network namespace (default 1048576)");
+/*
+ * Registration order is the workqueue, per-netns state (so that every
+ * later callback finds it), the generic netlink family, then the xfrm
+ * key-manager listener; teardown is the reverse.
+ */
 
 static int __init vpnflow_init(void)
 {
 	int err;
 
-	vpnflow_wq = alloc_workqueue("vpnflow", WQ_UNBOUND, 0);
-	if (!vpnflow_wq)
-		return -ENOMEM;
+	err = vpnflow_work_module_init();
+	if (err)
+		return err;
 
 	err = vpnflow_netns_init();
 	if (err)
@@ -48,7 +46,7 @@ err_nl:
 err_netns:
 	vpnflow_netns_exit();
 err_wq:
-	destroy_workqueue(vpnflow_wq);
+	vpnflow_work_module_exit();
 	return err;
 }
 
@@ -57,7 +55,7 @@ static void __exit vpnflow_exit(void)
 	vpnflow_xfrm_exit();
 	vpnflow_nl_exit();
 	vpnflow_netns_exit();
-	destroy_workqueue(vpnflow_wq);
+	vpnflow_work_module_exit();
 	pr_info("unloaded\n");
 }
 

@@ -1,8 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vpnflow_preserve: tcpmss clamping (the ASA's sysopt connection tcpmss,
- * tcpmss minimum, and an exact per-SA tcpmss auto).
+ * vpnflow_preserve: tcpmss clamping of forwarded SYNs (sysopt connection
+ * tcpmss, tcpmss minimum, tcpmss auto).
  *
+ * Copyright (C) 2026 The vpnflow authors.
+ */
+
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <net/ip.h>
+#include <net/ip6_route.h>
+#include <net/ipv6.h>
+#include <net/route.h>
+#include <net/tcp.h>
+#include <net/xfrm.h>
+
+#include "compat/unaligned.h"
+#include "mss.h"
+#include "nfhooks.h"
+#include "route.h"
+#include "vpnflow.h"
+
+/*
  * Forwarded SYN and SYN-ACK packets, IPv4 and IPv6, in the FORWARD hook:
  *  - tcpmss N lowers an MSS option above N to N (0: off);
  *  - tcpmss minimum N raises an MSS option below N to N (0: off; the
@@ -30,23 +49,7 @@
  * A SYN without an MSS option is left as it is (as on the ASA); malformed
  * or truncated options leave the packet untouched. The checksum is
  * updated incrementally (works with GSO/GRO and CHECKSUM_PARTIAL).
- *
- * Copyright (C) 2026 The vpnflow authors.
  */
-
-#include <linux/ipv6.h>
-#include <linux/tcp.h>
-#include <net/ip.h>
-#include <net/ip6_route.h>
-#include <net/ipv6.h>
-#include <net/route.h>
-#include <net/tcp.h>
-#include <net/xfrm.h>
-
-#include "compat/unaligned.h"
-#include "mss.h"
-#include "nfhooks.h"
-#include "vpnflow.h"
 
 /* Route MTU from us towards the peer of inbound SA @x. */
 static u32 vpnflow_peer_mtu(struct net *net, const struct xfrm_state *x)
@@ -122,6 +125,94 @@ static int vpnflow_find_mss(const u8 *opt, unsigned int len)
 	return -1;
 }
 
+/* An MSS option is kind, length, then the value: the value's offset in it. */
+#define VPNFLOW_MSS_VALUE_OFF	2
+
+/*
+ * The offset of @skb's TCP header, for TCP that is not a fragment (IPv6:
+ * not a later fragment) behind the IP header and any IPv6 extension
+ * headers; -1 for anything else. *@inner6: IPv6.
+ */
+static int vpnflow_mss_thoff(struct sk_buff *skb, u8 pf, bool *inner6)
+{
+	const struct iphdr *iph;
+	__be16 frag_off;
+	u8 nexthdr;
+	int o;
+
+	*inner6 = pf != NFPROTO_IPV4;
+	if (!*inner6) {
+		iph = ip_hdr(skb);
+		if (iph->protocol != IPPROTO_TCP || ip_is_fragment(iph))
+			return -1;
+		return ip_hdrlen(skb);
+	}
+	nexthdr = ipv6_hdr(skb)->nexthdr;
+	o = ipv6_skip_exthdr(skb, sizeof(struct ipv6hdr), &nexthdr, &frag_off);
+	if (o < 0 || nexthdr != IPPROTO_TCP || (frag_off & htons(IP6_OFFSET)))
+		return -1;
+	return o;
+}
+
+/*
+ * The MSS option of a SYN (or SYN-ACK) whose TCP header is at @thoff: its
+ * offset within the options, or -1 (not a SYN, no option, or malformed or
+ * truncated headers). *@mss: its value; *@thlen: the TCP header's length.
+ */
+static int vpnflow_mss_option(const struct sk_buff *skb, unsigned int thoff,
+			      unsigned int *thlen, u16 *mss)
+{
+	u8 optbuf[MAX_TCP_OPTION_SPACE];
+	struct tcphdr _th, *th;
+	unsigned int optlen;
+	const u8 *opt;
+	int off;
+
+	th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
+	if (!th || !th->syn || th->doff * 4 < sizeof(*th))
+		return -1;
+	optlen = th->doff * 4 - sizeof(*th);
+	if (!optlen || skb->len < thoff + th->doff * 4)
+		return -1;
+	opt = skb_header_pointer(skb, thoff + sizeof(*th), optlen, optbuf);
+	if (!opt)
+		return -1;
+	off = vpnflow_find_mss(opt, optlen);
+	if (off < 0)
+		return -1;
+	*thlen = th->doff * 4;
+	*mss = get_unaligned_be16(opt + off + VPNFLOW_MSS_VALUE_OFF);
+	return off;
+}
+
+/*
+ * Write @newmss over @mss in the option at @off of the TCP header at
+ * @thoff (@thlen long), checksum updated; false if @skb cannot be written.
+ */
+static bool vpnflow_mss_rewrite(struct sk_buff *skb, unsigned int thoff, unsigned int thlen,
+				int off, u16 mss, u16 newmss)
+{
+	struct tcphdr *th;
+	__be16 old, new;
+
+	if (skb_ensure_writable(skb, thoff + thlen))
+		return false;
+	th = (struct tcphdr *)(skb_network_header(skb) + thoff);
+	put_unaligned_be16(newmss, (u8 *)(th + 1) + off + VPNFLOW_MSS_VALUE_OFF);
+	old = htons(mss);
+	new = htons(newmss);
+	/*
+	 * At an odd offset (e.g. after a single NOP) the value straddles two
+	 * 16-bit checksum words: its bytes count swapped in the sum.
+	 */
+	if (off & 1) {
+		old = (__force __be16)swab16((__force u16)old);
+		new = (__force __be16)swab16((__force u16)new);
+	}
+	inet_proto_csum_replace2(&th->check, skb, old, new, false);
+	return true;
+}
+
 /* A TCP packet, or one behind IPv6 extension headers: is it a SYN to clamp? */
 static noinline unsigned int vpnflow_mss_clamp_tcp(struct vpnflow_net *vn, struct sk_buff *skb,
 						   const struct nf_hook_state *state)
@@ -129,49 +220,21 @@ static noinline unsigned int vpnflow_mss_clamp_tcp(struct vpnflow_net *vn, struc
 	const struct xfrm_state *x_out, *x_in;
 	u32 max = READ_ONCE(vn->opts.tcpmss), min = READ_ONCE(vn->opts.tcpmss_minimum);
 	bool automss = READ_ONCE(vn->opts.tcpmss_auto);
-	u8 optbuf[MAX_TCP_OPTION_SPACE];
-	unsigned int thoff, optlen;
-	struct tcphdr _th, *th;
+	unsigned int thoff, thlen;
 	u16 mss, newmss;
-	__be16 old, new;
-	const u8 *opt;
 	bool inner6;
 	int off;
 
 	if (!max && !min && !automss)
 		return NF_ACCEPT;
 
-	if (state->pf == NFPROTO_IPV4) {
-		const struct iphdr *iph = ip_hdr(skb);
-
-		if (iph->protocol != IPPROTO_TCP || ip_is_fragment(iph))
-			return NF_ACCEPT;
-		thoff = ip_hdrlen(skb);
-		inner6 = false;
-	} else {
-		__be16 frag_off;
-		u8 nexthdr = ipv6_hdr(skb)->nexthdr;
-		int o = ipv6_skip_exthdr(skb, sizeof(struct ipv6hdr), &nexthdr, &frag_off);
-
-		if (o < 0 || nexthdr != IPPROTO_TCP || (frag_off & htons(~0x7)))
-			return NF_ACCEPT;
-		thoff = o;
-		inner6 = true;
-	}
-
-	th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
-	if (!th || !th->syn || th->doff * 4 < sizeof(*th))
-		return NF_ACCEPT;
-	optlen = th->doff * 4 - sizeof(*th);
-	if (!optlen || skb->len < thoff + th->doff * 4)
-		return NF_ACCEPT;
-	opt = skb_header_pointer(skb, thoff + sizeof(*th), optlen, optbuf);
-	if (!opt)
-		return NF_ACCEPT;
-	off = vpnflow_find_mss(opt, optlen);
+	off = vpnflow_mss_thoff(skb, state->pf, &inner6);
 	if (off < 0)
 		return NF_ACCEPT;
-	mss = get_unaligned_be16(opt + off + 2);
+	thoff = off;
+	off = vpnflow_mss_option(skb, thoff, &thlen, &mss);
+	if (off < 0)
+		return NF_ACCEPT;
 
 	/* The dst is already the xfrm bundle on the way into a tunnel. */
 	x_out = vpnflow_skb_out_state(skb);
@@ -195,24 +258,8 @@ static noinline unsigned int vpnflow_mss_clamp_tcp(struct vpnflow_net *vn, struc
 		newmss = max;
 	if (min && newmss < min)
 		newmss = min;
-	if (newmss == mss)
+	if (newmss == mss || !vpnflow_mss_rewrite(skb, thoff, thlen, off, mss, newmss))
 		return NF_ACCEPT;
-
-	if (skb_ensure_writable(skb, thoff + th->doff * 4))
-		return NF_ACCEPT;
-	th = (struct tcphdr *)(skb_network_header(skb) + thoff);
-	put_unaligned_be16(newmss, (u8 *)(th + 1) + off + 2);
-	old = htons(mss);
-	new = htons(newmss);
-	/*
-	 * At an odd offset (e.g. after a single NOP) the value straddles two
-	 * 16-bit checksum words: its bytes count swapped in the sum.
-	 */
-	if (off & 1) {
-		old = (__force __be16)swab16((__force u16)old);
-		new = (__force __be16)swab16((__force u16)new);
-	}
-	inet_proto_csum_replace2(&th->check, skb, old, new, false);
 	atomic64_inc(newmss < mss ? &vn->cnt.syns_lowered : &vn->cnt.syns_raised);
 	return NF_ACCEPT;
 }

@@ -1,11 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vpnflow_preserve: generic netlink family "vpnflow".
- *
- * Requests act on the network namespace of the requesting socket.
- * Changes, tunnels, flows and the events group need CAP_NET_ADMIN in that
- * namespace's user namespace (from the spec, which says why); options and
- * counters are open. Every rejected request carries an extack message.
+ * vpnflow_preserve: the generic netlink family "vpnflow": its handlers.
  *
  * Copyright (C) 2026 The vpnflow authors.
  */
@@ -23,6 +18,14 @@
 #include "netlink-gen.h"
 #include "tunnel.h"
 #include "vpnflow.h"
+#include "work.h"
+
+/*
+ * Requests act on the network namespace of the requesting socket.
+ * Changes, tunnels, flows and the events group need CAP_NET_ADMIN in that
+ * namespace's user namespace (from the spec, which says why); options and
+ * counters are open. Every rejected request carries an extack message.
+ */
 
 static int vpnflow_nl_put_options(struct sk_buff *skb,
 				  const struct vpnflow_options *o)
@@ -85,13 +88,62 @@ int vpnflow_nl_options_get_doit(struct sk_buff *skb, struct genl_info *info)
 	return genlmsg_reply(msg, info);
 }
 
+/* The values the policy cannot check; a rejected request changes nothing. */
+static int vpnflow_nl_options_check(struct nlattr **tb, struct netlink_ext_ack *extack)
+{
+	struct nlattr *a;
+
+	a = tb[VPNFLOW_A_OPTIONS_TCPMSS];
+	if (a && nla_get_u32(a) && nla_get_u32(a) < VPNFLOW_TCPMSS_MIN) {
+		NL_SET_ERR_MSG_ATTR(extack, a, "tcpmss must be 0 (off) or 48-65535");
+		return -ERANGE;
+	}
+	a = tb[VPNFLOW_A_OPTIONS_TCPMSS_MINIMUM];
+	if (a && nla_get_u32(a) && nla_get_u32(a) < VPNFLOW_TCPMSS_MIN) {
+		NL_SET_ERR_MSG_ATTR(extack, a, "tcpmss minimum must be 0 (off) or 48-65535");
+		return -ERANGE;
+	}
+	return 0;
+}
+
+/* The options given in @tb, over @o. */
+static void vpnflow_nl_options_merge(struct vpnflow_options *o, struct nlattr **tb)
+{
+	if (tb[VPNFLOW_A_OPTIONS_PRESERVE_VPN_FLOWS])
+		o->preserve_vpn_flows = nla_get_u8(tb[VPNFLOW_A_OPTIONS_PRESERVE_VPN_FLOWS]);
+	if (tb[VPNFLOW_A_OPTIONS_RECLASSIFY_VPN])
+		o->reclassify_vpn = nla_get_u8(tb[VPNFLOW_A_OPTIONS_RECLASSIFY_VPN]);
+	if (tb[VPNFLOW_A_OPTIONS_TCPMSS])
+		o->tcpmss = nla_get_u32(tb[VPNFLOW_A_OPTIONS_TCPMSS]);
+	if (tb[VPNFLOW_A_OPTIONS_TCPMSS_MINIMUM])
+		o->tcpmss_minimum = nla_get_u32(tb[VPNFLOW_A_OPTIONS_TCPMSS_MINIMUM]);
+	if (tb[VPNFLOW_A_OPTIONS_TCPMSS_AUTO])
+		o->tcpmss_auto = nla_get_u8(tb[VPNFLOW_A_OPTIONS_TCPMSS_AUTO]);
+	if (tb[VPNFLOW_A_OPTIONS_PRESERVE_TIMEOUT])
+		o->preserve_timeout = nla_get_u32(tb[VPNFLOW_A_OPTIONS_PRESERVE_TIMEOUT]);
+	if (tb[VPNFLOW_A_OPTIONS_TCPMSS_TUNNELED_ONLY])
+		o->tcpmss_tunneled_only = nla_get_u8(tb[VPNFLOW_A_OPTIONS_TCPMSS_TUNNELED_ONLY]);
+}
+
+/* Publish @o, a field at a time: the data path reads them one by one. */
+static void vpnflow_nl_options_publish(struct vpnflow_net *vn, const struct vpnflow_options *o)
+{
+	lockdep_assert_held(&vn->opts_lock);
+	WRITE_ONCE(vn->opts.preserve_vpn_flows, o->preserve_vpn_flows);
+	WRITE_ONCE(vn->opts.reclassify_vpn, o->reclassify_vpn);
+	WRITE_ONCE(vn->opts.tcpmss, o->tcpmss);
+	WRITE_ONCE(vn->opts.tcpmss_minimum, o->tcpmss_minimum);
+	WRITE_ONCE(vn->opts.tcpmss_auto, o->tcpmss_auto);
+	WRITE_ONCE(vn->opts.preserve_timeout, o->preserve_timeout);
+	WRITE_ONCE(vn->opts.tcpmss_tunneled_only, o->tcpmss_tunneled_only);
+}
+
 int vpnflow_nl_options_set_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct vpnflow_net *vn = vpnflow_pernet(genl_info_net(info));
 	struct nlattr *tb[VPNFLOW_A_OPTIONS_MAX + 1];
 	struct netlink_ext_ack *extack = info->extack;
 	struct vpnflow_options o;
-	struct nlattr *a;
 	int err;
 
 	if (GENL_REQ_ATTR_CHECK(info, VPNFLOW_A_OPTIONS)) {
@@ -104,36 +156,13 @@ int vpnflow_nl_options_set_doit(struct sk_buff *skb, struct genl_info *info)
 			       vpnflow_options_nl_policy, extack);
 	if (err)
 		return err;
-
-	/* Validate everything first: a rejected request changes nothing. */
-	a = tb[VPNFLOW_A_OPTIONS_TCPMSS];
-	if (a && nla_get_u32(a) && nla_get_u32(a) < VPNFLOW_TCPMSS_MIN) {
-		NL_SET_ERR_MSG_ATTR(extack, a, "tcpmss must be 0 (off) or 48-65535");
-		return -ERANGE;
-	}
-	a = tb[VPNFLOW_A_OPTIONS_TCPMSS_MINIMUM];
-	if (a && nla_get_u32(a) && nla_get_u32(a) < VPNFLOW_TCPMSS_MIN) {
-		NL_SET_ERR_MSG_ATTR(extack, a, "tcpmss minimum must be 0 (off) or 48-65535");
-		return -ERANGE;
-	}
+	err = vpnflow_nl_options_check(tb, extack);
+	if (err)
+		return err;
 
 	mutex_lock(&vn->opts_lock);
 	o = vn->opts;
-	if (tb[VPNFLOW_A_OPTIONS_PRESERVE_VPN_FLOWS])
-		o.preserve_vpn_flows = nla_get_u8(tb[VPNFLOW_A_OPTIONS_PRESERVE_VPN_FLOWS]);
-	if (tb[VPNFLOW_A_OPTIONS_RECLASSIFY_VPN])
-		o.reclassify_vpn = nla_get_u8(tb[VPNFLOW_A_OPTIONS_RECLASSIFY_VPN]);
-	if (tb[VPNFLOW_A_OPTIONS_TCPMSS])
-		o.tcpmss = nla_get_u32(tb[VPNFLOW_A_OPTIONS_TCPMSS]);
-	if (tb[VPNFLOW_A_OPTIONS_TCPMSS_MINIMUM])
-		o.tcpmss_minimum = nla_get_u32(tb[VPNFLOW_A_OPTIONS_TCPMSS_MINIMUM]);
-	if (tb[VPNFLOW_A_OPTIONS_TCPMSS_AUTO])
-		o.tcpmss_auto = nla_get_u8(tb[VPNFLOW_A_OPTIONS_TCPMSS_AUTO]);
-	if (tb[VPNFLOW_A_OPTIONS_PRESERVE_TIMEOUT])
-		o.preserve_timeout = nla_get_u32(tb[VPNFLOW_A_OPTIONS_PRESERVE_TIMEOUT]);
-	if (tb[VPNFLOW_A_OPTIONS_TCPMSS_TUNNELED_ONLY])
-		o.tcpmss_tunneled_only = nla_get_u8(tb[VPNFLOW_A_OPTIONS_TCPMSS_TUNNELED_ONLY]);
-
+	vpnflow_nl_options_merge(&o, tb);
 	if (o.tcpmss && o.tcpmss_minimum > o.tcpmss) {
 		mutex_unlock(&vn->opts_lock);
 		NL_SET_ERR_MSG_MOD(extack, "tcpmss minimum cannot exceed tcpmss");
@@ -141,19 +170,12 @@ int vpnflow_nl_options_set_doit(struct sk_buff *skb, struct genl_info *info)
 					tb[VPNFLOW_A_OPTIONS_TCPMSS]);
 		return -ERANGE;
 	}
-
-	WRITE_ONCE(vn->opts.preserve_vpn_flows, o.preserve_vpn_flows);
-	WRITE_ONCE(vn->opts.reclassify_vpn, o.reclassify_vpn);
-	WRITE_ONCE(vn->opts.tcpmss, o.tcpmss);
-	WRITE_ONCE(vn->opts.tcpmss_minimum, o.tcpmss_minimum);
-	WRITE_ONCE(vn->opts.tcpmss_auto, o.tcpmss_auto);
-	WRITE_ONCE(vn->opts.preserve_timeout, o.preserve_timeout);
-	WRITE_ONCE(vn->opts.tcpmss_tunneled_only, o.tcpmss_tunneled_only);
+	vpnflow_nl_options_publish(vn, &o);
 	mutex_unlock(&vn->opts_lock);
 
 	/* Changes apply at once to live tunnels and flows. */
 	set_bit(VPNFLOW_REVISIT_OPTIONS, &vn->revisit);
-	vpnflow_netns_kick(vn);
+	vpnflow_work_kick(vn);
 	return 0;
 }
 
@@ -231,7 +253,8 @@ int vpnflow_nl_counters_clear_doit(struct sk_buff *skb, struct genl_info *info)
 static int vpnflow_nl_put_addr(struct sk_buff *skb, int attr, u16 family,
 			       const void *addr)
 {
-	return nla_put(skb, attr, family == AF_INET6 ? 16 : 4, addr);
+	return nla_put(skb, attr, family == AF_INET6 ? sizeof(struct in6_addr) : sizeof(__be32),
+		       addr);
 }
 
 /* Caller holds vn->tlock. */

@@ -1,21 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vpnflow_preserve: netfilter hooks (IPv4 and IPv6), per network namespace,
- * registered when the namespace's first tunnel shows up.
- *
- *  - hold (PRE_ROUTING and LOCAL_OUT, right after conntrack; registered
- *    only while flows are preserved): conntrack has just rewritten the
- *    timeout of a preserved flow's entry (e.g. to max_retrans or
- *    unacknowledged); save that value and re-assert the preserve deadline.
- *  - track (POST_ROUTING after SNAT, and LOCAL_IN): a packet protected by a
- *    tunnel-mode SA (its dst is an xfrm bundle on the way out, or its
- *    secpath says it was decrypted) tracks, moves or resumes its flow; a
- *    preserved flow's packet that is not protected is dropped instead of
- *    leaving in cleartext (or being NATed), and so is an active flow's in
- *    a direction that left encrypted, with preserve-vpn-flows on (its
- *    tunnel's outbound policy is gone or going). A new entry outside
- *    any tunnel is offered to reclassify-vpn, which records it if it falls
- *    in the selectors of a tunnel it has armed.
+ * vpnflow_preserve: the netfilter hooks of a namespace (hold, track,
+ * forward) and their registration.
  *
  * Copyright (C) 2026 The vpnflow authors.
  */
@@ -31,8 +17,27 @@
 #include "mss.h"
 #include "nfhooks.h"
 #include "reclassify.h"
+#include "route.h"
 #include "tunnel.h"
 #include "vpnflow.h"
+
+/*
+ * IPv4 and IPv6, registered when the namespace's first tunnel shows up:
+ *  - hold (PRE_ROUTING and LOCAL_OUT, right after conntrack; registered
+ *    only while flows are preserved): conntrack has just rewritten the
+ *    timeout of a preserved flow's entry (e.g. to max_retrans or
+ *    unacknowledged); save that value and re-assert the preserve deadline.
+ *  - track (POST_ROUTING after SNAT, and LOCAL_IN): a packet protected by a
+ *    tunnel-mode SA (its dst is an xfrm bundle on the way out, or its
+ *    secpath says it was decrypted) tracks, moves or resumes its flow; a
+ *    preserved flow's packet that is not protected is dropped instead of
+ *    leaving in cleartext (or being NATed), and so is an active flow's in
+ *    a direction that left encrypted, with preserve-vpn-flows on (its
+ *    tunnel's outbound policy is gone or going). A new entry outside
+ *    any tunnel is offered to reclassify-vpn, which records it if it falls
+ *    in the selectors of a tunnel it has armed.
+ *  - forward (FORWARD): tcpmss clamping (mss.c).
+ */
 
 static unsigned int vpnflow_nf_hold(void *priv, struct sk_buff *skb,
 				    const struct nf_hook_state *state)

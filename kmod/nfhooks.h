@@ -36,19 +36,6 @@ static inline const struct xfrm_state *vpnflow_skb_in_state(const struct sk_buff
 	return NULL;
 }
 
-/*
- * Route-based tunnels: a packet routed into an xfrm interface (or VTI)
- * reaches POST_ROUTING once on that device, before the interface looks
- * up its SA; it is on its way into the tunnel, not out in cleartext.
- */
-static inline bool vpnflow_dev_is_tunnel(const struct net_device *dev)
-{
-	const char *kind = dev && dev->rtnl_link_ops ? dev->rtnl_link_ops->kind : NULL;
-
-	return kind && (!strcmp(kind, "xfrm") || !strcmp(kind, "vti") ||
-			!strcmp(kind, "vti6"));
-}
-
 int vpnflow_nf_enable(struct vpnflow_net *vn);
 int vpnflow_nf_hold_enable(struct vpnflow_net *vn);
 void vpnflow_nf_hold_idle(struct vpnflow_net *vn);

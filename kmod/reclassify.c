@@ -1,8 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vpnflow_preserve: reclassify-vpn (the ASA's sysopt connection
- * reclassify-vpn).
+ * vpnflow_preserve: reclassify-vpn: conntrack entries of a tunnel's traffic
+ * created outside it are cleared when it comes up, so they enter it.
  *
+ * Copyright (C) 2026 The vpnflow authors.
+ */
+
+#include <linux/jhash.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+#include <net/netfilter/nf_conntrack.h>
+#include <net/netfilter/nf_conntrack_core.h>
+#include <net/netfilter/nf_conntrack_zones.h>
+#include <net/xfrm.h>
+
+#include "compat/nf_conntrack.h"
+#include "flow.h"
+#include "netlink.h"
+#include "reclassify.h"
+#include "route.h"
+#include "tunnel.h"
+#include "vpnflow.h"
+
+/*
  * When a tunnel comes up, conntrack entries that fall inside its traffic
  * selectors but were created outside it (MASQUERADEd or forwarded in
  * cleartext while it was down) are removed, so that their next packet is
@@ -40,30 +60,24 @@
  * decides what enters them. Entries the module tracks are spared either
  * way; a tunneled flow left untracked by max_flows, which a walk would
  * clear, is not a candidate (it never left in cleartext).
- *
- * Copyright (C) 2026 The vpnflow authors.
  */
 
-#include <linux/jhash.h>
-#include <linux/slab.h>
-#include <linux/sort.h>
-#include <net/netfilter/nf_conntrack.h>
-#include <net/netfilter/nf_conntrack_core.h>
-#include <net/netfilter/nf_conntrack_zones.h>
-#include <net/xfrm.h>
-
-#include "compat/nf_conntrack.h"
-#include "flow.h"
-#include "netlink.h"
-#include "reclassify.h"
-#include "route.h"
-#include "tunnel.h"
-#include "vpnflow.h"
-
+/*
+ * Bounds of one pass and of what is armed: selectors kept per tunnel
+ * (more are ignored), devices leading into a route-based tunnel, armed
+ * tunnels per namespace, entries recorded per armed tunnel (beyond that
+ * its next pass walks the table).
+ */
 #define VPNFLOW_MAX_SELECTORS 32
 #define VPNFLOW_MAX_TUNNEL_DEVS 8
-#define VPNFLOW_MAX_ARMED 64		/* armed tunnels per namespace */
-#define VPNFLOW_MAX_CANDIDATES 512	/* entries recorded per armed tunnel */
+#define VPNFLOW_MAX_ARMED 64
+#define VPNFLOW_MAX_CANDIDATES 512
+
+/* Candidates looked up between two chances to reschedule. */
+#define VPNFLOW_CAND_RESCHED 64
+
+/* 32-bit words of one selector as hashed: 5 fields and two IPv6 addresses. */
+#define VPNFLOW_SEL_WORDS (5 + 2 * 4)
 
 struct vpnflow_cand {
 	struct nf_conntrack_tuple tuple;	/* original direction */
@@ -101,31 +115,6 @@ struct vpnflow_reclass {
 	struct vpnflow_cand cand[VPNFLOW_MAX_CANDIDATES];	/* taken from the armed tunnel */
 };
 
-bool vpnflow_policy_tunnel_key(const struct xfrm_policy *xp, struct vpnflow_tunnel_key *k)
-{
-	int i;
-
-	for (i = 0; i < xp->xfrm_nr; i++) {
-		const struct xfrm_tmpl *tmpl = &xp->xfrm_vec[i];
-		const xfrm_address_t *s = &tmpl->saddr, *d = &tmpl->id.daddr;
-		size_t len = tmpl->encap_family == AF_INET6 ? sizeof(struct in6_addr) :
-							      sizeof(__be32);
-
-		if (tmpl->mode != XFRM_MODE_TUNNEL)
-			continue;
-		memset(k, 0, sizeof(*k));
-		if (memcmp(s, d, len) > 0)
-			swap(s, d);
-		memcpy(&k->lo, s, len);
-		memcpy(&k->hi, d, len);
-		k->if_id = xp->if_id;
-		k->mark = xp->mark.v & xp->mark.m;
-		k->family = tmpl->encap_family;
-		return true;
-	}
-	return false;
-}
-
 static int vpnflow_policy_collect(struct xfrm_policy *xp, int dir, int count, void *ptr)
 {
 	struct vpnflow_reclass *r = ptr;
@@ -133,7 +122,7 @@ static int vpnflow_policy_collect(struct xfrm_policy *xp, int dir, int count, vo
 
 	if (dir != XFRM_POLICY_OUT || xp->walk.dead)
 		return 0;
-	if (!vpnflow_policy_tunnel_key(xp, &k) || !vpnflow_tunnel_key_eq(&k, r->key))
+	if (!vpnflow_tunnel_key_from_policy(xp, &k) || !vpnflow_tunnel_key_eq(&k, r->key))
 		return 0;
 	r->npol++;
 	/* Wildcard selectors (route-based tunnels): routing decides. */
@@ -281,7 +270,7 @@ static void vpnflow_arm(struct vpnflow_net *vn, struct vpnflow_reclass *r,
 /* A hash of @n selectors, field by field (padding is whatever was sent). */
 static u32 vpnflow_sel_hash(const struct xfrm_selector *sel, unsigned int n)
 {
-	u32 h = n, w[13];
+	u32 h = n, w[VPNFLOW_SEL_WORDS];
 	unsigned int i, k;
 
 	for (i = 0; i < n; i++, sel++) {
@@ -387,7 +376,7 @@ static void vpnflow_reclassify_cands(struct vpnflow_reclass *r, unsigned int n)
 		    nf_ct_delete(ct, 0, 0))
 			r->matched++;
 		nf_ct_put(ct);
-		if (!(i % 64))
+		if (!(i % VPNFLOW_CAND_RESCHED))
 			cond_resched();
 	}
 }
@@ -433,12 +422,62 @@ void vpnflow_reclassify_free(struct vpnflow_net *vn)
 	vn->narmed = 0;
 }
 
+/* The outbound policies pointing at @r's tunnel: their selectors into @r. */
+static void vpnflow_reclass_policies(struct vpnflow_reclass *r)
+{
+	struct xfrm_policy_walk walk;
+
+	xfrm_policy_walk_init(&walk, XFRM_POLICY_TYPE_ANY);
+	xfrm_policy_walk(r->vn->net, &walk, vpnflow_policy_collect, r);
+	xfrm_policy_walk_done(&walk, r->vn->net);
+}
+
+/*
+ * Clear @r's entries: only the candidates @a recorded when they are all
+ * there is to look at, else a walk of the table (arming the tunnel again,
+ * or disarming it when it is route-based or has no selectors left).
+ */
+static void vpnflow_reclass_clear(struct vpnflow_net *vn, struct vpnflow_reclass *r,
+				  struct vpnflow_armed *a)
+{
+	unsigned int n;
+
+	if (a && !r->ndev && vpnflow_armed_take(a, r, &n)) {
+		vpnflow_reclassify_cands(r, n);
+		return;
+	}
+	if (r->nsel && !r->ndev)
+		vpnflow_arm(vn, r, a);
+	else if (a)
+		vpnflow_armed_del(vn, a);
+	if (r->nsel || r->ndev) {
+		compat_nf_ct_iterate_net(vn->net, vpnflow_reclassify_one, r);
+		atomic64_inc(&vn->cnt.reclassify_walks);
+	}
+}
+
+/* Count the pass; log and announce it if it came up or moved something. */
+static void vpnflow_reclass_report(struct vpnflow_net *vn, struct vpnflow_tunnel *t,
+				   const struct vpnflow_reclass *r, u8 why)
+{
+	atomic64_inc(&vn->cnt.reclassify_passes);
+	atomic64_add(r->examined, &vn->cnt.reclassify_examined);
+	atomic64_add(r->matched, &vn->cnt.flows_reclassified);
+	/* A route or policy change that moved nothing: no line, no event. */
+	if (why != VPNFLOW_RECLASSIFY_UP && !r->matched)
+		return;
+	if (__ratelimit(&vn->log_rs))
+		pr_info("reclassify-vpn: tunnel %u %s, %u flows cleared to enter it\n",
+			t->id, why == VPNFLOW_RECLASSIFY_ROUTES ? "routes changed" :
+			why == VPNFLOW_RECLASSIFY_POLICIES ? "policies added" : "up",
+			r->matched);
+	vpnflow_nl_tunnel_event(vn, t, VPNFLOW_EVENT_TYPE_RECLASSIFIED, r->matched);
+}
+
 bool vpnflow_reclassify(struct vpnflow_net *vn, struct vpnflow_tunnel *t, u8 why)
 {
 	struct vpnflow_reclass *r;
-	struct xfrm_policy_walk walk;
 	struct vpnflow_armed *a;
-	unsigned int n;
 	u32 hash;
 
 	r = kvzalloc(sizeof(*r), GFP_KERNEL);
@@ -447,9 +486,7 @@ bool vpnflow_reclassify(struct vpnflow_net *vn, struct vpnflow_tunnel *t, u8 why
 	r->vn = vn;
 	r->key = &t->key;
 
-	xfrm_policy_walk_init(&walk, XFRM_POLICY_TYPE_ANY);
-	xfrm_policy_walk(vn->net, &walk, vpnflow_policy_collect, r);
-	xfrm_policy_walk_done(&walk, vn->net);
+	vpnflow_reclass_policies(r);
 	if (!r->npol) {
 		kvfree(r);
 		return false;
@@ -468,32 +505,8 @@ bool vpnflow_reclassify(struct vpnflow_net *vn, struct vpnflow_tunnel *t, u8 why
 		return true;
 	}
 	t->sel_hash = hash;
-	if (a && !r->ndev && vpnflow_armed_take(a, r, &n)) {
-		vpnflow_reclassify_cands(r, n);
-	} else {
-		if (r->nsel && !r->ndev)
-			vpnflow_arm(vn, r, a);
-		else if (a)
-			vpnflow_armed_del(vn, a);
-		if (r->nsel || r->ndev) {
-			compat_nf_ct_iterate_net(vn->net, vpnflow_reclassify_one, r);
-			atomic64_inc(&vn->cnt.reclassify_walks);
-		}
-	}
-	atomic64_inc(&vn->cnt.reclassify_passes);
-	atomic64_add(r->examined, &vn->cnt.reclassify_examined);
-	atomic64_add(r->matched, &vn->cnt.flows_reclassified);
-	/* A route or policy change that moved nothing: no line, no event. */
-	if (why != VPNFLOW_RECLASSIFY_UP && !r->matched) {
-		kvfree(r);
-		return true;
-	}
-	if (__ratelimit(&vn->log_rs))
-		pr_info("reclassify-vpn: tunnel %u %s, %u flows cleared to enter it\n",
-			t->id, why == VPNFLOW_RECLASSIFY_ROUTES ? "routes changed" :
-			why == VPNFLOW_RECLASSIFY_POLICIES ? "policies added" : "up",
-			r->matched);
-	vpnflow_nl_tunnel_event(vn, t, VPNFLOW_EVENT_TYPE_RECLASSIFIED, r->matched);
+	vpnflow_reclass_clear(vn, r, a);
+	vpnflow_reclass_report(vn, t, r, why);
 	kvfree(r);
 	return true;
 }

@@ -10,9 +10,7 @@
 #include <linux/types.h>
 
 struct nf_conn;
-struct xfrm_policy;
 struct vpnflow_net;
-struct vpnflow_tunnel_key;
 struct vpnflow_tunnel;
 
 /*
@@ -31,9 +29,6 @@ bool vpnflow_reclassify(struct vpnflow_net *vn, struct vpnflow_tunnel *t, u8 why
 
 /* Track hook: a new entry outside any tunnel (under RCU, any context). */
 void vpnflow_reclassify_note(struct vpnflow_net *vn, const struct nf_conn *ct);
-
-/* The identity of the tunnel @xp's first tunnel-mode template points at. */
-bool vpnflow_policy_tunnel_key(const struct xfrm_policy *xp, struct vpnflow_tunnel_key *k);
 
 /* Netns exit, once the hooks are gone: forget the armed tunnels. */
 void vpnflow_reclassify_free(struct vpnflow_net *vn);

@@ -1,27 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vpnflow_preserve: route-based tunnels (xfrm interfaces, VTI).
- *
- * A route-based tunnel's policies are wildcard: what enters it is decided
- * by routing, into the tunnel's device. The devices of a tunnel are the
- * xfrm interfaces whose if_id is the tunnel's, and the vti/vti6 devices
- * whose output key is the tunnel's SA mark (and whose endpoints, when set,
- * are the tunnel's outer addresses). reclassify-vpn treats a conntrack
- * entry as the tunnel's traffic when the route towards either end of its
- * original tuple leads into one of those devices; the lookup uses the
- * tuple's addresses (no mark, no input interface).
- *
- * Routes into a tunnel often appear after the tunnel is up (an updown
- * script, a routing daemon learning the far side over the tunnel), and
- * disappear with it. A FIB notifier, registered once the namespace has a
- * route-based tunnel, flags route changes; the reconcile work then runs
- * reclassify-vpn again for the namespace's route-based tunnels that are
- * up, once routes have been still for 20 ms and at most four times a
- * second (a burst of changes is one pass). fib6 calls its notifiers
- * before it links the route (fib6_add_rt2node()): a pass that ran at
- * once could look the route up before it is there, and miss the flows it
- * should move. The notifier runs in atomic context and only notes the
- * time, sets a bit and queues the work.
+ * vpnflow_preserve: route-based tunnels (xfrm interfaces, VTI): their
+ * devices, routes into them, and the FIB watch.
  *
  * Copyright (C) 2026 The vpnflow authors.
  */
@@ -42,18 +22,30 @@
 #include "route.h"
 #include "tunnel.h"
 #include "vpnflow.h"
+#include "work.h"
 
-static bool vpnflow_kind_is(const struct net_device *dev, const char *kind)
-{
-	return dev->rtnl_link_ops && !strcmp(dev->rtnl_link_ops->kind, kind);
-}
-
-/* Kinds of device a route-based tunnel can be entered through. */
-static bool vpnflow_dev_is_tunnel_kind(const struct net_device *dev)
-{
-	return vpnflow_kind_is(dev, "xfrm") || vpnflow_kind_is(dev, "vti") ||
-	       vpnflow_kind_is(dev, "vti6");
-}
+/*
+ * A route-based tunnel's policies are wildcard: what enters it is decided
+ * by routing, into the tunnel's device. The devices of a tunnel are the
+ * xfrm interfaces whose if_id is the tunnel's, and the vti/vti6 devices
+ * whose output key is the tunnel's SA mark (and whose endpoints, when set,
+ * are the tunnel's outer addresses). reclassify-vpn treats a conntrack
+ * entry as the tunnel's traffic when the route towards either end of its
+ * original tuple leads into one of those devices; the lookup uses the
+ * tuple's addresses (no mark, no input interface).
+ *
+ * Routes into a tunnel often appear after the tunnel is up (an updown
+ * script, a routing daemon learning the far side over the tunnel), and
+ * disappear with it. A FIB notifier, registered once the namespace has a
+ * route-based tunnel, flags route changes; the reconcile work then runs
+ * reclassify-vpn again for the namespace's route-based tunnels that are
+ * up, once routes have been still for 20 ms and at most four times a
+ * second (a burst of changes is one pass). fib6 calls its notifiers
+ * before it links the route (fib6_add_rt2node()): a pass that ran at
+ * once could look the route up before it is there, and miss the flows it
+ * should move. The notifier runs in atomic context and only notes the
+ * time, sets a bit and queues the work.
+ */
 
 /* An endpoint pair, when configured, must be the tunnel's outer pair. */
 static bool vpnflow_ends_match(const struct vpnflow_tunnel_key *k, u16 family,
@@ -72,19 +64,21 @@ static bool vpnflow_ends_match(const struct vpnflow_tunnel_key *k, u16 family,
 static bool vpnflow_dev_leads_to(const struct net_device *dev,
 				 const struct vpnflow_tunnel_key *k)
 {
-	if (k->if_id && vpnflow_kind_is(dev, "xfrm")) {
+	enum vpnflow_dev_kind kind = vpnflow_dev_kind(dev);
+
+	if (k->if_id && kind == VPNFLOW_DEV_XFRM) {
 		const struct xfrm_if *xi = netdev_priv(dev);
 
 		return xi->p.if_id == k->if_id;
 	}
-	if (k->mark && vpnflow_kind_is(dev, "vti")) {
+	if (k->mark && kind == VPNFLOW_DEV_VTI) {
 		const struct ip_tunnel *tn = netdev_priv(dev);
 
 		return be32_to_cpu(tn->parms.o_key) == k->mark &&
 		       vpnflow_ends_match(k, AF_INET, &tn->parms.iph.saddr,
 					  &tn->parms.iph.daddr, sizeof(__be32));
 	}
-	if (k->mark && vpnflow_kind_is(dev, "vti6")) {
+	if (k->mark && kind == VPNFLOW_DEV_VTI6) {
 		const struct ip6_tnl *tn = netdev_priv(dev);
 
 		return be32_to_cpu(tn->parms.o_key) == k->mark &&
@@ -189,7 +183,7 @@ static bool vpnflow_fib_event_relevant(unsigned long event, struct fib_notifier_
 
 		for (i = 0; i < fib_info_num_path(fi); i++) {
 			dev = fib_info_nhc(fi, i)->nhc_dev;
-			if (dev && vpnflow_dev_is_tunnel_kind(dev))
+			if (vpnflow_dev_is_tunnel(dev))
 				return true;
 		}
 		return false;
@@ -203,7 +197,7 @@ static bool vpnflow_fib_event_relevant(unsigned long event, struct fib_notifier_
 		if (rt->nh || fen6->nsiblings)
 			return true;
 		dev = rt->fib6_nh->fib_nh_dev;
-		return dev && vpnflow_dev_is_tunnel_kind(dev);
+		return vpnflow_dev_is_tunnel(dev);
 	}
 	return false;
 }
@@ -215,9 +209,9 @@ static int vpnflow_fib_event(struct notifier_block *nb, unsigned long event, voi
 	if (!READ_ONCE(vn->fib_ready) || !vpnflow_fib_event_relevant(event, ptr))
 		return NOTIFY_DONE;
 	WRITE_ONCE(vn->routes_changed, jiffies);
-	smp_mb__before_atomic();	/* the time, then the bit: tunnel.c */
+	smp_mb__before_atomic();	/* the time, then the bit: work.c */
 	set_bit(VPNFLOW_REVISIT_ROUTES, &vn->revisit);
-	vpnflow_netns_kick(vn);
+	vpnflow_work_kick(vn);
 	return NOTIFY_DONE;
 }
 

@@ -1,15 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vpnflow_preserve: tunnels, as seen from xfrm state.
- *
- * A tunnel is up while at least one valid tunnel-mode ESP/AH SA with its
- * identity (see struct vpnflow_tunnel_key) is installed in the namespace,
- * and down once the last one is gone (deleted, hard-expired or flushed).
- * Rather than counting SAs from notifications (which would miss SAs
- * installed before the module was loaded, and lose count on a flush),
- * every xfrm event queues one reconcile of the namespace, in process
- * context, that walks the SA table and compares. A make-before-break
- * rekey never shows a tunnel without an SA, so it is not a drop.
+ * vpnflow_preserve: the tunnel table of a namespace, as xfrm state shows it.
  *
  * Copyright (C) 2026 The vpnflow authors.
  */
@@ -18,28 +9,64 @@
 #include <linux/slab.h>
 #include <net/xfrm.h>
 
-#include "flow.h"
-#include "nfhooks.h"
-#include "reclassify.h"
-#include "route.h"
 #include "tunnel.h"
 #include "vpnflow.h"
 
-void vpnflow_tunnel_key_from_state(struct vpnflow_tunnel_key *k,
-				   const struct xfrm_state *x)
+/*
+ * A tunnel is up while at least one valid tunnel-mode ESP/AH SA with its
+ * identity (see struct vpnflow_tunnel_key) is installed in the namespace,
+ * and down once the last one is gone (deleted, hard-expired or flushed).
+ * Rather than counting SAs from notifications (which would miss SAs
+ * installed before the module was loaded, and lose count on a flush),
+ * every xfrm event queues one reconcile of the namespace (work.c), in
+ * process context, that walks the SA table and compares. A
+ * make-before-break rekey never shows a tunnel without an SA, so it is
+ * not a drop.
+ */
+
+/*
+ * The one constructor of a tunnel key, from an SA's or a policy
+ * template's outer addresses: the pair is ordered so that the inbound and
+ * the outbound side of a CHILD_SA give the same key.
+ */
+static void vpnflow_tunnel_key_init(struct vpnflow_tunnel_key *k, u16 family,
+				    const xfrm_address_t *s, const xfrm_address_t *d,
+				    u32 if_id, const struct xfrm_mark *mark)
 {
-	const xfrm_address_t *s = &x->props.saddr, *d = &x->id.daddr;
-	size_t len = x->props.family == AF_INET6 ? sizeof(struct in6_addr) :
-						    sizeof(__be32);
+	size_t len = family == AF_INET6 ? sizeof(struct in6_addr) : sizeof(__be32);
 
 	memset(k, 0, sizeof(*k));
 	if (memcmp(s, d, len) > 0)
 		swap(s, d);
 	memcpy(&k->lo, s, len);
 	memcpy(&k->hi, d, len);
-	k->if_id = x->if_id;
-	k->mark = x->mark.v & x->mark.m;
-	k->family = x->props.family;
+	k->if_id = if_id;
+	k->mark = mark->v & mark->m;
+	k->family = family;
+}
+
+void vpnflow_tunnel_key_from_state(struct vpnflow_tunnel_key *k,
+				   const struct xfrm_state *x)
+{
+	vpnflow_tunnel_key_init(k, x->props.family, &x->props.saddr, &x->id.daddr,
+				x->if_id, &x->mark);
+}
+
+bool vpnflow_tunnel_key_from_policy(const struct xfrm_policy *xp,
+				    struct vpnflow_tunnel_key *k)
+{
+	int i;
+
+	for (i = 0; i < xp->xfrm_nr; i++) {
+		const struct xfrm_tmpl *tmpl = &xp->xfrm_vec[i];
+
+		if (tmpl->mode != XFRM_MODE_TUNNEL)
+			continue;
+		vpnflow_tunnel_key_init(k, tmpl->encap_family, &tmpl->saddr,
+					&tmpl->id.daddr, xp->if_id, &xp->mark);
+		return true;
+	}
+	return false;
 }
 
 bool vpnflow_tunnel_key_eq(const struct vpnflow_tunnel_key *a,
@@ -90,6 +117,12 @@ struct vpnflow_tunnel *vpnflow_tunnel_get_or_create(struct vpnflow_net *vn,
 	return t;
 }
 
+/*
+ * SAs copied per step of the SA walk: the copy is made under xfrm's
+ * state lock, and applied under vn->tlock; a small batch bounds both.
+ */
+#define VPNFLOW_SA_BATCH	32
+
 /* What one pass over the SA table found, a batch at a time. */
 struct vpnflow_sa_batch {
 	unsigned int n;
@@ -97,7 +130,7 @@ struct vpnflow_sa_batch {
 		struct vpnflow_tunnel_key key;
 		u32 reqid;
 		u8 proto;
-	} sa[32];
+	} sa[VPNFLOW_SA_BATCH];
 };
 
 static int vpnflow_sa_collect(struct xfrm_state *x, int count, void *ptr)
@@ -116,28 +149,45 @@ static int vpnflow_sa_collect(struct xfrm_state *x, int count, void *ptr)
 	return 0;
 }
 
-static void vpnflow_tunnel_reclassify_pending(struct vpnflow_net *vn);
-static void vpnflow_tunnel_routes_changed(struct vpnflow_net *vn);
-
 static void vpnflow_tunnel_free_rcu(struct vpnflow_net *vn, struct vpnflow_tunnel *t)
 {
 	hash_del(&t->node);
 	kfree_rcu(t, rcu);
 }
 
-void vpnflow_tunnel_reconcile(struct vpnflow_net *vn)
+/* The tunnels of one batch of SAs exist, and are seen. Under vn->tlock. */
+static bool vpnflow_tunnel_see_batch(struct vpnflow_net *vn,
+				     const struct vpnflow_sa_batch *b)
 {
-	struct vpnflow_tunnel *t, *down[16];
+	struct vpnflow_tunnel *t;
+	bool routed = false;
+	unsigned int i;
+
+	for (i = 0; i < b->n; i++) {
+		t = vpnflow_tunnel_get_or_create(vn, &b->sa[i].key, GFP_ATOMIC);
+		if (!t)
+			continue;
+		t->seen = true;
+		t->nsa++;
+		routed |= t->key.if_id || t->key.mark;
+		t->reqid = b->sa[i].reqid;
+		t->proto = b->sa[i].proto;
+	}
+	return routed;
+}
+
+bool vpnflow_tunnel_sync_sas(struct vpnflow_net *vn, bool *routed)
+{
 	struct vpnflow_sa_batch *b;
 	struct xfrm_state_walk walk;
-	struct hlist_node *tmp;
-	unsigned int i, ndown, gen;
-	bool revisit, routed = false;
+	struct vpnflow_tunnel *t;
 	int bkt, err;
 
+	lockdep_assert_held(&vn->work_lock);
+	*routed = false;
 	b = kmalloc(sizeof(*b), GFP_KERNEL);
 	if (!b)
-		return;
+		return false;
 
 	spin_lock_bh(&vn->tlock);
 	hash_for_each(vn->tunnels, bkt, t, node) {
@@ -151,56 +201,48 @@ void vpnflow_tunnel_reconcile(struct vpnflow_net *vn)
 		b->n = 0;
 		err = xfrm_state_walk(vn->net, &walk, vpnflow_sa_collect, b);
 		spin_lock_bh(&vn->tlock);
-		for (i = 0; i < b->n; i++) {
-			t = vpnflow_tunnel_get_or_create(vn, &b->sa[i].key, GFP_ATOMIC);
-			if (!t)
-				continue;
-			t->seen = true;
-			t->nsa++;
-			routed |= t->key.if_id || t->key.mark;
-			t->reqid = b->sa[i].reqid;
-			t->proto = b->sa[i].proto;
-		}
+		*routed |= vpnflow_tunnel_see_batch(vn, b);
 		spin_unlock_bh(&vn->tlock);
 		cond_resched();
 	} while (err == -ENOBUFS);
 	xfrm_state_walk_done(&walk, vn->net);
 	kfree(b);
+	return true;
+}
 
-	/* Hooks are needed from the first tunnel on. */
-	if (!hash_empty(vn->tunnels))
-		vpnflow_nf_enable(vn);
-	/* Route changes matter from the first route-based tunnel on. */
-	if (routed)
-		vpnflow_route_watch(vn);
+/* @t's SAs appeared or all went: its up/down transition. Under vn->tlock. */
+static void vpnflow_tunnel_transition(struct vpnflow_net *vn, struct vpnflow_tunnel *t)
+{
+	if (t->seen && !t->up) {
+		WRITE_ONCE(t->up, true);
+		t->changed = jiffies;
+		atomic64_inc(&vn->cnt.tunnels_up);
+		/* Not for tunnels that were up when the module came. */
+		t->reclassify = vn->synced ? VPNFLOW_RECLASSIFY_UP :
+					     VPNFLOW_RECLASSIFY_NONE;
+		t->no_policy = false;
+	} else if (!t->seen && t->up) {
+		WRITE_ONCE(t->up, false);
+		t->reclassify = VPNFLOW_RECLASSIFY_NONE;
+		t->no_policy = false;
+		t->passed = false;
+		t->changed = jiffies;
+		atomic64_inc(&vn->cnt.tunnels_down);
+	}
+}
 
-	/*
-	 * Transitions. Flows of down tunnels are handled outside the lock, a
-	 * few tunnels at a time; only this work frees tunnels, so the
-	 * pointers stay valid. Each down tunnel is visited once per pass.
-	 */
-	gen = ++vn->reconcile_gen;
-	revisit = test_and_clear_bit(VPNFLOW_REVISIT_OPTIONS, &vn->revisit);
-again:
-	ndown = 0;
+unsigned int vpnflow_tunnel_update(struct vpnflow_net *vn, unsigned int gen, bool revisit,
+				   struct vpnflow_tunnel **down, unsigned int max)
+{
+	struct vpnflow_tunnel *t;
+	struct hlist_node *tmp;
+	unsigned int ndown = 0;
+	int bkt;
+
+	lockdep_assert_held(&vn->work_lock);
 	spin_lock_bh(&vn->tlock);
 	hash_for_each_safe(vn->tunnels, bkt, tmp, t, node) {
-		if (t->seen && !t->up) {
-			WRITE_ONCE(t->up, true);
-			t->changed = jiffies;
-			atomic64_inc(&vn->cnt.tunnels_up);
-			/* Not for tunnels that were up when the module came. */
-			t->reclassify = vn->synced ? VPNFLOW_RECLASSIFY_UP :
-						     VPNFLOW_RECLASSIFY_NONE;
-			t->no_policy = false;
-		} else if (!t->seen && t->up) {
-			WRITE_ONCE(t->up, false);
-			t->reclassify = VPNFLOW_RECLASSIFY_NONE;
-			t->no_policy = false;
-			t->passed = false;
-			t->changed = jiffies;
-			atomic64_inc(&vn->cnt.tunnels_down);
-		}
+		vpnflow_tunnel_transition(vn, t);
 		if (t->up || t->visited == gen)
 			continue;
 		if (list_empty(&t->flows)) {
@@ -212,110 +254,12 @@ again:
 		    !READ_ONCE(vn->opts.preserve_vpn_flows)) {
 			t->visited = gen;
 			down[ndown++] = t;
-			if (ndown == ARRAY_SIZE(down))
+			if (ndown == max)
 				break;
 		}
 	}
 	spin_unlock_bh(&vn->tlock);
-
-	for (i = 0; i < ndown; i++)
-		vpnflow_flows_tunnel_down(vn, down[i]);
-	if (ndown == ARRAY_SIZE(down))
-		goto again;
-
-	vpnflow_tunnel_routes_changed(vn);
-	vpnflow_tunnel_reclassify_pending(vn);
-	vn->synced = true;
-}
-
-/*
- * Routes changed (route.c): route-based tunnels that are up get another
- * reclassify-vpn pass, once routes have been still for
- * VPNFLOW_ROUTES_SETTLE and at most four a second; until then the GC
- * work, brought forward, takes the change up.
- */
-static void vpnflow_tunnel_routes_changed(struct vpnflow_net *vn)
-{
-	unsigned long now = jiffies, next = now, settled;
-	struct vpnflow_tunnel *t;
-	int bkt;
-
-	if (!test_bit(VPNFLOW_REVISIT_ROUTES, &vn->revisit))
-		return;
-	smp_rmb();			/* the bit, then the time of its change */
-	if (vn->routes_pass && time_before(next, vn->routes_pass + HZ / 4))
-		next = vn->routes_pass + HZ / 4;
-	settled = READ_ONCE(vn->routes_changed) + VPNFLOW_ROUTES_SETTLE;
-	if (time_before(next, settled))
-		next = settled;
-	if (time_after(next, now)) {
-		if (!READ_ONCE(vn->dead))
-			mod_delayed_work(vpnflow_wq, &vn->gc_work, next - now);
-		return;
-	}
-	clear_bit(VPNFLOW_REVISIT_ROUTES, &vn->revisit);
-	vn->routes_pass = now;
-	if (!READ_ONCE(vn->opts.reclassify_vpn))
-		return;
-	spin_lock_bh(&vn->tlock);
-	hash_for_each(vn->tunnels, bkt, t, node) {
-		if (t->up && (t->key.if_id || t->key.mark) && !t->reclassify)
-			t->reclassify = VPNFLOW_RECLASSIFY_ROUTES;
-	}
-	spin_unlock_bh(&vn->tlock);
-}
-
-/*
- * reclassify-vpn for tunnels that came up, once their policies are in
- * place. A tunnel whose pass finds no policy (SAs installed by hand, an
- * SA-only set-up, marks that differ between SA and policy) is skipped
- * until a policy event names it: it neither holds up the tunnels after
- * it nor walks the policies again at every reconcile. Only this work
- * frees tunnels and changes ->reclassify and ->no_policy, so a tunnel
- * found here stays valid.
- */
-static void vpnflow_tunnel_reclassify_pending(struct vpnflow_net *vn)
-{
-	struct vpnflow_tunnel *t;
-	int bkt;
-
-	/*
-	 * Outbound policies added to a tunnel after its pass (strongSwan
-	 * installs a CHILD_SA's policies one by one; the pass may have run
-	 * between two): another pass, which walks if the selectors are new.
-	 * Policy-based tunnels only: routes decide for route-based ones.
-	 */
-	spin_lock_bh(&vn->tlock);
-	hash_for_each(vn->tunnels, bkt, t, node) {
-		if (!t->policy_news)
-			continue;
-		t->policy_news = false;
-		t->no_policy = false;		/* its policies came: try again */
-		if (t->up && t->passed && !t->reclassify && !t->key.if_id && !t->key.mark &&
-		    READ_ONCE(vn->opts.reclassify_vpn))
-			t->reclassify = VPNFLOW_RECLASSIFY_POLICIES;
-	}
-	spin_unlock_bh(&vn->tlock);
-again:
-	spin_lock_bh(&vn->tlock);
-	hash_for_each(vn->tunnels, bkt, t, node) {
-		if (!t->reclassify || !t->up || t->no_policy)
-			continue;
-		if (!READ_ONCE(vn->opts.reclassify_vpn)) {
-			t->reclassify = VPNFLOW_RECLASSIFY_NONE;
-			continue;
-		}
-		spin_unlock_bh(&vn->tlock);
-		if (vpnflow_reclassify(vn, t, t->reclassify)) {
-			t->reclassify = VPNFLOW_RECLASSIFY_NONE;
-			t->passed = true;
-		} else {
-			t->no_policy = true;	/* wait for one; the others go on */
-		}
-		cond_resched();
-		goto again;
-	}
-	spin_unlock_bh(&vn->tlock);
+	return ndown;
 }
 
 /*
@@ -327,7 +271,7 @@ void vpnflow_tunnel_policy_news(struct vpnflow_net *vn, const struct xfrm_policy
 	struct vpnflow_tunnel_key k;
 	struct vpnflow_tunnel *t;
 
-	if (!vpnflow_policy_tunnel_key(xp, &k))
+	if (!vpnflow_tunnel_key_from_policy(xp, &k))
 		return;
 	spin_lock_bh(&vn->tlock);
 	t = vpnflow_tunnel_find(vn, &k);

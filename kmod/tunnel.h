@@ -92,12 +92,30 @@ struct vpnflow_tunnel {
 
 void vpnflow_tunnel_key_from_state(struct vpnflow_tunnel_key *k,
 				   const struct xfrm_state *x);
+/* The identity of the tunnel @xp's first tunnel-mode template points at. */
+bool vpnflow_tunnel_key_from_policy(const struct xfrm_policy *xp,
+				    struct vpnflow_tunnel_key *k);
 bool vpnflow_tunnel_key_eq(const struct vpnflow_tunnel_key *a,
 			   const struct vpnflow_tunnel_key *b);
 struct vpnflow_tunnel *vpnflow_tunnel_get_or_create(struct vpnflow_net *vn,
 						    const struct vpnflow_tunnel_key *k,
 						    gfp_t gfp);
-void vpnflow_tunnel_reconcile(struct vpnflow_net *vn);
+/*
+ * Reconcile, step one: walk the SA table, create the tunnels of its
+ * tunnel-mode SAs and mark them seen. *@routed: one is route-based.
+ * Returns false (and changes nothing) without memory.
+ */
+bool vpnflow_tunnel_sync_sas(struct vpnflow_net *vn, bool *routed);
+/*
+ * Reconcile, step two: the up/down transitions the SA walk showed; down
+ * tunnels without flows are freed. Down tunnels with flows to handle
+ * (@revisit: their preserved flows too), not yet visited in pass @gen,
+ * are marked visited and returned in @down, at most @max: the caller
+ * handles their flows outside vn->tlock and calls again while it gets
+ * @max.
+ */
+unsigned int vpnflow_tunnel_update(struct vpnflow_net *vn, unsigned int gen, bool revisit,
+				   struct vpnflow_tunnel **down, unsigned int max);
 void vpnflow_tunnel_policy_news(struct vpnflow_net *vn, const struct xfrm_policy *xp);
 void vpnflow_tunnel_free_all(struct vpnflow_net *vn);
 

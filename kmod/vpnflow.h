@@ -57,7 +57,7 @@ struct vpnflow_counters {
  *
  * Locks, in the order they nest: @work_lock, then @opts_lock or @nf_lock,
  * then @tlock (a spinlock taken with BHs off, also from the data path).
- * Tunnels are freed only by the reconcile (tunnel.c), which runs under
+ * Tunnels are freed only by the reconcile (work.c), which runs under
  * @work_lock like the flow GC: a tunnel pointer taken under @tlock stays
  * valid across a drop of @tlock for as long as @work_lock is held, and
  * under RCU in the data path.
@@ -159,13 +159,9 @@ static inline struct vpnflow_net *vpnflow_pernet(const struct net *net)
 	return net_generic(net, vpnflow_net_id);
 }
 
-extern struct workqueue_struct *vpnflow_wq;
-extern unsigned int vpnflow_max_flows;
-
 /* netns.c */
 int vpnflow_netns_init(void);
 void vpnflow_netns_exit(void);
-void vpnflow_netns_kick(struct vpnflow_net *vn);
 
 /* xfrm.c */
 int vpnflow_xfrm_init(void);

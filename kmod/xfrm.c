@@ -1,12 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vpnflow_preserve: xfrm key-manager listener.
- *
- * We register as a key manager (like af_key and xfrm_user) to be told of
- * every SA and policy change in every network namespace. ->notify runs
- * under RCU and, for expiries, from the state timer in softirq context:
- * it only records the event; anything heavier is deferred to process
- * context by its consumer.
+ * vpnflow_preserve: the xfrm key-manager listener, told of every SA and
+ * policy change.
  *
  * Copyright (C) 2026 The vpnflow authors.
  */
@@ -16,6 +11,15 @@
 
 #include "tunnel.h"
 #include "vpnflow.h"
+#include "work.h"
+
+/*
+ * We register as a key manager (like af_key and xfrm_user) to be told of
+ * every SA and policy change in every network namespace. ->notify runs
+ * under RCU and, for expiries, from the state timer in softirq context:
+ * it only records the event; anything heavier is deferred to process
+ * context by its consumer.
+ */
 
 static int vpnflow_km_notify(struct xfrm_state *x, const struct km_event *c)
 {
@@ -28,12 +32,12 @@ static int vpnflow_km_notify(struct xfrm_state *x, const struct km_event *c)
 	case XFRM_MSG_UPDSA:
 	case XFRM_MSG_DELSA:
 	case XFRM_MSG_FLUSHSA:
-		vpnflow_netns_kick(vn);
+		vpnflow_work_kick(vn);
 		break;
 	case XFRM_MSG_EXPIRE:
 		/* A hard expiry deletes the SA; a soft one changes nothing. */
 		if (c->data.hard)
-			vpnflow_netns_kick(vn);
+			vpnflow_work_kick(vn);
 		break;
 	}
 	return 0;
@@ -55,7 +59,7 @@ static int vpnflow_km_notify_policy(struct xfrm_policy *xp, int dir,
 	case XFRM_MSG_UPDPOLICY:
 		if (xp && dir == XFRM_POLICY_OUT)
 			vpnflow_tunnel_policy_news(vn, xp);
-		vpnflow_netns_kick(vn);
+		vpnflow_work_kick(vn);
 		break;
 	}
 	return 0;

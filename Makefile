@@ -111,7 +111,8 @@ check: deps
 
 # The host checks of `make check` only (no VM, no DKMS): the module and
 # vpnsysopt built, check-spec, style, sparse, the kbuild, DKMS tree and
-# documentation checks, vpnsysopt's host, output and fuzz tests.
+# documentation checks, the Debian packages (selftests/host/deb.sh),
+# vpnsysopt's host, output and fuzz tests.
 check-host: deps
 	selftests/vm/check.sh -H
 

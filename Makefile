@@ -7,6 +7,7 @@
 #   make install / uninstall  module to /lib/modules/$KVER/updates, vpnsysopt, man pages
 #   make dkms-install / dkms-remove
 #   make dkms-src DKMS_DIR=...  the DKMS source tree (dkms-install makes it in /usr/src)
+#   make deb                  Debian packages vpnflow-dkms and vpnsysopt in build/deb
 #   make check                everything: host checks + the VM selftests (installs deps),
 #                             the whole suite on Debian 12's kernel, the core on the others
 #   make check-host           the host checks of make check only (no VM)
@@ -22,7 +23,8 @@ VERSION := $(shell cat $(CURDIR)/VERSION)
 MODDIR  := $(DESTDIR)/lib/modules/$(KVER)/updates
 
 .PHONY: all module tools install uninstall dkms-src dkms-install dkms-remove clean regen \
-	check check-kernels check-debug check-host check-spec style sparse deps demo bench bench-doc
+	check check-kernels check-debug check-host check-spec style sparse deps demo bench bench-doc \
+	deb
 
 all: module tools
 
@@ -71,6 +73,12 @@ dkms-remove:
 	-dkms remove -m vpnflow_preserve -v $(VERSION) --all
 	rm -rf $(DKMS_SRC)
 
+# The Debian packages (debian/), built by dpkg-buildpackage from a clean
+# copy of the tree in build/deb, where the .debs, .changes and .buildinfo
+# land; lintian build/deb/*.changes checks them.
+deb:
+	scripts/deb.sh $(CURDIR)/build/deb
+
 # Kernel-independent clean (DKMS uses it too).
 clean:
 	find kmod \( -name '*.o' -o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
@@ -103,7 +111,8 @@ check: deps
 
 # The host checks of `make check` only (no VM, no DKMS): the module and
 # vpnsysopt built, check-spec, style, sparse, the kbuild, DKMS tree and
-# documentation checks, vpnsysopt's host, output and fuzz tests.
+# documentation checks, the Debian packages (selftests/host/deb.sh),
+# vpnsysopt's host, output and fuzz tests.
 check-host: deps
 	selftests/vm/check.sh -H
 

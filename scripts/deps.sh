@@ -5,7 +5,8 @@
 # suites are not installed here: selftests/vm/kernels.sh keeps them in
 # roots of their own.
 #
-#   deps.sh           what `make check` and `make demo` need
+#   deps.sh           what `make check` and `make demo` need (and `make deb`:
+#                     debian/control's Build-Depends, lintian)
 #   deps.sh debug     and what building the debug kernel needs (check-debug)
 set -eu
 pkgs="build-essential make gcc pkg-config python3 python3-yaml libmnl-dev
@@ -15,7 +16,8 @@ pkgs="build-essential make gcc pkg-config python3 python3-yaml libmnl-dev
       qemu-system-x86 busybox-static cpio kmod dkms
       strongswan-charon strongswan-swanctl strongswan-libcharon libstrongswan-standard-plugins
       iproute2 iptables nftables conntrack tcpdump socat iperf3 netcat-openbsd
-      procps psmisc util-linux xz-utils iputils-ping python3"
+      procps psmisc util-linux xz-utils iputils-ping python3
+      debhelper dh-dkms bash-completion lintian"
 [ "${1:-}" != debug ] || pkgs="$pkgs bc bison flex libelf-dev libssl-dev"
 missing=
 for p in $pkgs; do

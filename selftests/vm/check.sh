@@ -4,7 +4,8 @@
 # `make check`: the whole test suite.
 #   1. build the module for the VM's kernel (Debian linux-image-amd64) and vpnsysopt
 #   2. host checks: netlink spec in sync, checkpatch, sparse, the kernel's
-#      build entry on a clean copy of the tree, CLI host tests,
+#      build entry on a clean copy of the tree, CLI host tests, the
+#      Debian packages (built, their contents, lintian),
 #      the CLI's fuzz harnesses for a bounded time, the VM rig's own
 #      self-test (it must catch a failing test and a WARN)
 #   3. DKMS: install for the VM's kernel on the host
@@ -62,6 +63,8 @@ if [ "$full" = 1 ]; then
 	host_ktap "README and man pages list every command and parameter" selftests/host/docs.sh
 	host_ktap "the DKMS tree's dkms.conf has VERSION's version" \
 		selftests/host/dkms-conf.sh "$kver"
+	host_ktap "Debian packages: built from a clean copy, their contents, lintian" \
+		selftests/host/deb.sh
 	run_step "build the fake vpnflow family (LD_PRELOAD)" make -C tools tests/fake-vpnflow.so
 	host_ktap "vpnsysopt output against a fake vpnflow family" bash tools/tests/cli-fake.sh
 	# 200000 inputs per harness, 40 s at most each: 30-50 s with the

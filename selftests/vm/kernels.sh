@@ -32,6 +32,8 @@
 #                                     the prepared targets are today
 #   kernels.sh run TARGET CMD...      run CMD in TARGET's build root (cwd kept
 #                                     when it is under the source tree)
+#   kernels.sh archive                print the archive and security archive
+#                                     URIs of the host's apt sources
 #
 # Cache: ${VPNFLOW_VM_CACHE:-~/.cache/vpnflow-vm}/roots. A kernel that
 # cannot be downloaded is an error (exit 1), never a skip.
@@ -283,6 +285,7 @@ prepare) [ $# = 1 ] || die "usage: kernels.sh prepare TARGET"; prepare "$1" ;;
 info) [ $# = 1 ] || die "usage: kernels.sh info TARGET"; info "$1" ;;
 locate) [ $# = 1 ] || die "usage: kernels.sh locate KVER"; locate "$1" ;;
 table) table ;;
+archive) archive_uris ;;
 run)
 	[ $# -ge 2 ] || die "usage: kernels.sh run TARGET CMD..."
 	target_def "$1"
@@ -295,5 +298,5 @@ run)
 	*) in_root "$roots/$suite" "$@" ;;
 	esac
 	;;
-*) die "usage: kernels.sh list | prepare TARGET | info TARGET | locate KVER | table | run TARGET CMD..." ;;
+*) die "usage: kernels.sh list | prepare TARGET | info TARGET | locate KVER | table | archive | run TARGET CMD..." ;;
 esac

@@ -13,7 +13,7 @@ pkgs="build-essential make gcc pkg-config python3 python3-yaml libmnl-dev
       clang-14 libclang-rt-14-dev
       linux-image-amd64 linux-headers-amd64 linux-source-6.1 sparse
       linux-image-6.12-amd64 linux-headers-6.12-amd64 debootstrap
-      qemu-system-x86 busybox-static cpio kmod dkms
+      qemu-system-x86 qemu-utils e2fsprogs busybox-static cpio kmod dkms
       strongswan-charon strongswan-swanctl strongswan-libcharon libstrongswan-standard-plugins
       iproute2 iptables nftables conntrack tcpdump socat iperf3 netcat-openbsd
       procps psmisc util-linux xz-utils iputils-ping python3

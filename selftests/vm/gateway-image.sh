@@ -103,15 +103,16 @@ eval "$(apt-config shell vu Acquire::Check-Valid-Until cd Acquire::Check-Date)"
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 chmod 755 "$root/usr/sbin/policy-rc.d"
 trap 'rm -f "$root/usr/sbin/policy-rc.d"' EXIT
-if [ -n "$update" ] || [ "$(cat "$root/.vpnflow-gateway")" != "$pkgs" ]; then
+if [ -n "$update" ] || [ "$(cat "$root/.vpnflow-gateway")" != "$pkgs / $upgrade_pkgs" ]; then
 	in_root apt-get update -qq >&2 || die "apt-get update in the image failed"
 	in_root apt-get install -y -qq --no-install-recommends $pkgs >&2 ||
 		die "cannot install the image's packages"
-	echo "$pkgs" >"$root/.vpnflow-gateway"
-	# apt's cache holds the upgrade only.
+	# apt's cache holds the upgrade only, with what it recommends: a
+	# plain apt-get install of it in the guest finds all it wants.
 	in_root apt-get clean
-	in_root apt-get install -y -qq --no-install-recommends --download-only $upgrade_pkgs >&2 ||
+	in_root apt-get install -y -qq --download-only $upgrade_pkgs >&2 ||
 		die "cannot download $upgrade_pkgs"
+	echo "$pkgs / $upgrade_pkgs" >"$root/.vpnflow-gateway"
 fi
 meta=$(in_root dpkg-query -W -f='${Depends}' linux-image-amd64)
 case $meta in

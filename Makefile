@@ -12,6 +12,8 @@
 #                             the whole suite on Debian 12's kernel, the core on the others
 #   make check-host           the host checks of make check only (no VM)
 #   make check-kernels        the whole suite on every other kernel (hours)
+#   make check-gateway        the packages on a booted Debian gateway image (install, reboot,
+#                             kernel upgrade, purge)
 #   make check-debug          the VM selftests on a KASAN/lockdep/kmemleak/UBSAN kernel
 #   make style / sparse       checkpatch and sparse on the module
 
@@ -23,7 +25,7 @@ VERSION := $(shell cat $(CURDIR)/VERSION)
 MODDIR  := $(DESTDIR)/lib/modules/$(KVER)/updates
 
 .PHONY: all module tools install uninstall dkms-src dkms-install dkms-remove clean regen \
-	check check-kernels check-debug check-host check-spec style sparse deps demo bench bench-doc \
+	check check-kernels check-gateway check-debug check-host check-spec style sparse deps demo bench bench-doc \
 	deb
 
 all: module tools
@@ -124,6 +126,13 @@ check-kernels: deps
 
 # The selftests on a debug kernel built from Debian's linux-source-6.1
 # (cached); see docs/testing.md. Hours, not part of `make check`.
+# The Debian packages on a gateway image booted with systemd, strongSwan
+# and nftables (selftests/vm/check-gateway.sh): install, reboot, options
+# applied before the tunnel, a flap, a kernel upgrade, purge. Not part of
+# `make check`.
+check-gateway: deps
+	selftests/vm/check-gateway.sh
+
 check-debug:
 	scripts/deps.sh debug
 	selftests/vm/check-debug.sh

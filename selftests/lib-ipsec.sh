@@ -421,3 +421,16 @@ flap_scenario()
 	)
 }
 
+# ct_events FILE: gwa's conntrack DESTROY events go to FILE (started before
+# the flows, so they carry event state): an entry removed by reclassify-vpn
+# shows up there; conntrack ids cannot tell (they hash the object's
+# address, which the slab hands out again).
+ct_events()
+{
+	ip netns exec "$gwa" sysctl -qw net.netfilter.nf_conntrack_events=1
+	ip netns exec "$gwa" conntrack -E -e DESTROY >"$1" 2>/dev/null &
+	defer kill $!
+}
+# destroyed FILE FROM_LINE PATTERN: a DESTROY event matching PATTERN after
+# line FROM_LINE of FILE.
+destroyed() { tail -n +"$(($2 + 1))" "$1" | grep -qE "$3"; }

@@ -28,19 +28,6 @@ UDP=$VPNFLOW_TOP/selftests/tools/udpstream.py
 tmp=$(mktemp -d)
 defer rm -rf "$tmp"
 
-# gwa's conntrack DESTROY events go to $1 (started before the flows, so
-# they carry event state): an entry removed by reclassify-vpn shows up
-# there; conntrack ids cannot tell (they hash the object's address, which
-# the slab hands out again).
-ct_events()
-{
-	ip netns exec "$gwa" sysctl -qw net.netfilter.nf_conntrack_events=1
-	ip netns exec "$gwa" conntrack -E -e DESTROY >"$1" 2>/dev/null &
-	defer kill $!
-}
-# destroyed FILE FROM_LINE PATTERN: a DESTROY event matching PATTERN after
-# line FROM_LINE of FILE.
-destroyed() { tail -n +"$(($2 + 1))" "$1" | grep -qE "$3"; }
 lines() { wc -l <"$1"; }
 
 # orphan_sas N: N tunnel-mode SAs from gwa to peers that have no policy,

@@ -169,14 +169,52 @@ require_vm()
 	[ "${VPNFLOW_IN_VM:-}" = 1 ] || ktap_skip_all "runs in the test VM (selftests/vm/check.sh)"
 }
 
-# vpnflow_json NETNS ARGS...: vpnsysopt -j output of a show command in NETNS.
-# vpnflow_field NETNS KEY ARGS...: one field of it.
+# --- vpnsysopt's JSON ---
+# json_get NAME [FILE]: the member NAME of the flat JSON object in FILE
+# (default: standard input), as `vpnsysopt -j show counters` and
+# `-j show running-config` print it: a number, true or false. Pure bash:
+# no python3 to start on every poll of a counter (a fraction of a second
+# under TCG). Prints nothing and fails when there is no such member, or no
+# JSON; a caller that compares the value gives its own fallback
+# (`|| echo -1`) where an empty one would not fail the comparison.
+json_get()
+{
+	local j re='[{,]"'"$1"'":(-?[0-9]+|true|false)[,}]'
+	if [ $# -gt 1 ]; then
+		j=$(cat -- "$2" 2>/dev/null) || return 1
+	else
+		j=$(cat)
+	fi
+	j=${j//[$' \t\n']/}
+	[[ $j =~ $re ]] || return 1
+	echo "${BASH_REMATCH[1]}"
+}
+
+# vpnflow_counter NETNS NAME: one of NETNS's counters (vpnsysopt's JSON
+# names: flows, flows_held, sa_events...), read now; as json_get.
+vpnflow_counter() { vpnflow_field "$1" "$2" show counters; }
+
+# vpnflow_field NETNS NAME ARGS...: one member of what the show command
+# ARGS prints with -j in NETNS (vpnflow_field "$ns" tcpmss show
+# running-config all); as json_get.
 vpnflow_field()
 {
-	local ns=$1 key=$2
+	local ns=$1 name=$2
 	shift 2
-	"$VPNSYSOPT" -n "$ns" -j "$@" |
-		python3 -c 'import json, sys; v = json.load(sys.stdin)[sys.argv[1]]; print(str(v).lower())' "$key"
+	"$VPNSYSOPT" -n "$ns" -j "$@" | json_get "$name"
+}
+
+# vpnflow_counter_ge NETNS NAME MIN: that counter is MIN or more (to
+# busywait on).
+vpnflow_counter_ge() { [ "$(vpnflow_counter "$1" "$2")" -ge "$3" ] 2>/dev/null; }
+
+# json_len [FILE]: how many elements the JSON array in FILE (default:
+# standard input) has, as `vpnsysopt -j show conn` and `show vpn-context`
+# print them (python3: their elements are objects).
+json_len()
+{
+	python3 -c 'import json, sys
+print(len(json.load(open(sys.argv[1]) if len(sys.argv) > 1 else sys.stdin)))' "$@"
 }
 
 # An ESP SA (state only: nothing is sent) for tests of the xfrm listener.

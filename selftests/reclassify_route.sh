@@ -31,7 +31,8 @@ tmp=$(mktemp -d)
 defer rm -rf "$tmp"
 
 now() { python3 -c 'import time; print(f"{time.monotonic():.3f}")'; }
-counter() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2" 2>/dev/null || echo -1; }
+# counter FILE NAME: the counter in a saved show counters (-1: none).
+counter() { json_get "$2" "$1" || echo -1; }
 # first_from FILE ADDR AFTER: seconds from AFTER to the first datagram from
 # ADDR in FILE (empty: none).
 first_from()

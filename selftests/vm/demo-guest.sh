@@ -49,7 +49,7 @@ outcome()
 	fi
 }
 ct() { grep -q 'dport=5001' "$tmp/$1.ct-outage" 2>/dev/null && awk '/dport=5001/ { print $4 ", " $3 " s" }' "$tmp/$1.ct-outage" | head -n 1 || echo "gone"; }
-cnt() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$tmp/$1.cnt-$2" "$3" 2>/dev/null || echo -; }
+cnt() { json_get "$3" "$tmp/$1.cnt-$2" || echo -; }
 logged() { grep -q 302014 "$tmp/$1.dmesg" && echo "302014 Teardown TCP" || echo "-"; }
 
 echo

@@ -44,12 +44,17 @@ ktap_ok() { ktap_result 0 "$@"; }
 ktap_fail() { ktap_result 1 "$@"; }
 ktap_skip() { ktap_result 4 "$@"; }
 
-# ktap_check DESCRIPTION COMMAND...: pass if COMMAND succeeds.
+# ktap_check DESCRIPTION COMMAND...: pass if COMMAND succeeds. A check
+# that took 2 s or more says how long (a "# (N s)" line before its result):
+# the long scripts must stay bounded in time.
 ktap_check()
 {
-	local desc=$1
+	local desc=$1 t=$SECONDS rc
 	shift
-	if "$@"; then ktap_ok "$desc"; else ktap_fail "$desc"; fi
+	"$@"
+	rc=$?
+	[ $((SECONDS - t)) -lt 2 ] || ktap_info "($((SECONDS - t)) s)"
+	if [ "$rc" = 0 ]; then ktap_ok "$desc"; else ktap_fail "$desc"; fi
 }
 
 ktap_info() { echo "# $*"; }
@@ -122,7 +127,11 @@ setup_ns()
 # time is up; returns COMMAND's last status. VPNFLOW_SLOW=N (an integer,
 # default 1) multiplies every such timeout, for slow guests (the debug
 # kernel: KASAN and lockdep under TCG); what is waited for stays the same.
+# BUSYWAIT_POLL: seconds between two tries (default 0.05); a script whose
+# tries each run several programs polls slower (stress.sh: 0.25 s), so that
+# under TCG the polling does not take the CPU from what it waits for.
 VPNFLOW_SLOW=${VPNFLOW_SLOW:-1}
+BUSYWAIT_POLL=${BUSYWAIT_POLL:-0.05}
 
 # VPNFLOW_CORE=1: the long scripts run their core cases only (what every
 # kernel but the main one runs in `make check`, see selftests/vm/check.sh);
@@ -130,16 +139,13 @@ VPNFLOW_SLOW=${VPNFLOW_SLOW:-1}
 VPNFLOW_CORE=${VPNFLOW_CORE:-0}
 busywait()
 {
-	local timeout_ms=$(($1 * VPNFLOW_SLOW))
+	local end=$((${EPOCHREALTIME/./} / 1000 + $1 * VPNFLOW_SLOW)) rc
 	shift
-	local start now rc
-	start=$(date +%s%3N)
 	while :; do
 		"$@" && return 0
 		rc=$?
-		now=$(date +%s%3N)
-		[ $((now - start)) -lt "$timeout_ms" ] || return "$rc"
-		sleep 0.05
+		[ $((${EPOCHREALTIME/./} / 1000)) -lt "$end" ] || return "$rc"
+		sleep "$BUSYWAIT_POLL"
 	done
 }
 

@@ -107,9 +107,9 @@ wan_outage()
 	return 0
 }
 
-# Hardened gateway firewall (as in the issue): strict TCP tracking, FORWARD
-# policy drop, established accepted, IPsec-protected accepted, MASQUERADE
-# for what leaves unprotected.
+# Hardened gateway firewall, as the gateways vpnflow is for have one:
+# strict TCP tracking, FORWARD policy drop, established accepted,
+# IPsec-protected accepted, MASQUERADE for what leaves unprotected.
 # gw_harden NETNS LAN_PREFIX
 gw_harden()
 {

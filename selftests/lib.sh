@@ -178,14 +178,14 @@ require_vm()
 # --- vpnsysopt's JSON ---
 # json_get NAME [FILE]: the member NAME of the flat JSON object in FILE
 # (default: standard input), as `vpnsysopt -j show counters` and
-# `-j show running-config` print it: a number, true or false. Pure bash:
-# no python3 to start on every poll of a counter (a fraction of a second
-# under TCG). Prints nothing and fails when there is no such member, or no
+# `-j show running-config` print it: a number, true, false or null. Pure
+# bash: no python3 to start on every poll of a counter (a fraction of a
+# second under TCG). Prints nothing and fails when there is no such member, or no
 # JSON; a caller that compares the value gives its own fallback
 # (`|| echo -1`) where an empty one would not fail the comparison.
 json_get()
 {
-	local j re='[{,]"'"$1"'":(-?[0-9]+|true|false)[,}]'
+	local j re='[{,]"'"$1"'":(-?[0-9]+|true|false|null)[,}]'
 	if [ $# -gt 1 ]; then
 		j=$(cat -- "$2" 2>/dev/null) || return 1
 	else

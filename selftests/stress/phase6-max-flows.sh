@@ -67,9 +67,10 @@ p6_evict()
 	    s.connect((dst, port))
 	    s.sendall(b'x' * 100)
 	    return s
-	# chatty first (sports 47000-), so they come first in the flow lists
-	chatty = [conn(47000 + i) for i in range(c)]
-	idle = [conn(46000 + i) for i in range(k)]
+	# chatty first, so they come first in the flow lists; fixed source
+	# ports below the ephemeral range, which other sockets of the run use
+	chatty = [conn(27000 + i) for i in range(c)]
+	idle = [conn(26000 + i) for i in range(k)]
 	open(base + '.ready', 'w').close()
 	while not os.path.exists(base + '.stop'):
 	    for s in chatty:
@@ -95,7 +96,7 @@ p6_evict()
 	log0=$(dmesg | grep -c 'Preserved flow limit reached')
 	echo "$l" >$PARAMS/max_flows
 	udp_flows $SERVER 9004 42000 "$n"
-	idle_left() { ip netns exec "$1" conntrack -L -p tcp --dport 5001 2>/dev/null | grep -c 'sport=4600[0-9] '; }
+	idle_left() { ip netns exec "$1" conntrack -L -p tcp --dport 5001 2>/dev/null | grep -c 'sport=2600[0-9] '; }
 	evict_ok()
 	{
 		local de_a de_b du_a du_b lines ct_a ct_b

@@ -94,7 +94,7 @@ unsigned int vpnflow_route_devices(struct net *net, const struct vpnflow_tunnel_
 	struct net_device *dev;
 	unsigned int n = 0;
 
-	if (!k->if_id && !k->mark)
+	if (!vpnflow_tunnel_key_routed(k))
 		return 0;
 	rcu_read_lock();
 	for_each_netdev_rcu(net, dev) {

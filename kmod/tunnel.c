@@ -169,7 +169,7 @@ static bool vpnflow_tunnel_see_batch(struct vpnflow_net *vn,
 			continue;
 		t->seen = true;
 		t->nsa++;
-		routed |= t->key.if_id || t->key.mark;
+		routed |= vpnflow_tunnel_key_routed(&t->key);
 		t->reqid = b->sa[i].reqid;
 		t->proto = b->sa[i].proto;
 	}

@@ -37,6 +37,15 @@ struct vpnflow_tunnel_key {
 	u16 pad;
 };
 
+/*
+ * A tunnel entered through a device (xfrm interface: if_id; VTI: the SA
+ * mark) rather than by policy: routes, not selectors, decide its traffic.
+ */
+static inline bool vpnflow_tunnel_key_routed(const struct vpnflow_tunnel_key *k)
+{
+	return k->if_id || k->mark;
+}
+
 /**
  * struct vpnflow_tunnel - one tunnel of a namespace, as xfrm state shows it
  *

@@ -69,7 +69,7 @@ static void vpnflow_work_routes_changed(struct vpnflow_net *vn)
 		return;
 	spin_lock_bh(&vn->tlock);
 	hash_for_each(vn->tunnels, bkt, t, node) {
-		if (t->up && (t->key.if_id || t->key.mark) && !t->reclassify)
+		if (t->up && vpnflow_tunnel_key_routed(&t->key) && !t->reclassify)
 			t->reclassify = VPNFLOW_RECLASSIFY_ROUTES;
 	}
 	spin_unlock_bh(&vn->tlock);
@@ -92,7 +92,7 @@ static void vpnflow_work_policy_news(struct vpnflow_net *vn)
 			continue;
 		t->policy_news = false;
 		t->no_policy = false;		/* its policies came: try again */
-		if (t->up && t->passed && !t->reclassify && !t->key.if_id && !t->key.mark &&
+		if (t->up && t->passed && !t->reclassify && !vpnflow_tunnel_key_routed(&t->key) &&
 		    READ_ONCE(vn->opts.reclassify_vpn))
 			t->reclassify = VPNFLOW_RECLASSIFY_POLICIES;
 	}

@@ -29,7 +29,34 @@ if [ "$(id -u)" != 0 ]; then
 	echo "deps: missing packages:$missing (run as root, or: sudo apt-get install$missing)" >&2
 	exit 1
 fi
-echo "deps: installing$missing"
+# What each package is for, said before apt runs (a first run on a fresh
+# machine downloads for a few minutes, quietly).
+why()
+{
+	case $1 in
+	build-essential|make|gcc|pkg-config|libmnl-dev) echo "building the module and vpnsysopt" ;;
+	python3|python3-yaml) echo "the netlink code generator and the selftests' traffic tools" ;;
+	clang-14|libclang-rt-14-dev) echo "vpnsysopt's fuzz harnesses (libFuzzer)" ;;
+	linux-image-amd64|linux-headers-amd64) echo "the test VM's kernel, and its headers to build the module" ;;
+	linux-source-6.1) echo "checkpatch (make style) and the debug kernel's sources" ;;
+	sparse) echo "make sparse" ;;
+	linux-image-6.12-amd64|linux-headers-6.12-amd64) echo "the Debian 12 6.12 kernel make check also tests" ;;
+	debootstrap) echo "the other Debian suites' roots (make check's other kernels)" ;;
+	qemu-system-x86|busybox-static|cpio) echo "the test VM (qemu, TCG) and its initramfs" ;;
+	kmod|dkms) echo "loading the module; the DKMS install checks" ;;
+	strongswan-*|libstrongswan-*) echo "the IPsec tunnels of the selftests and of make demo" ;;
+	iproute2|iptables|nftables|conntrack|tcpdump|socat|iperf3|netcat-openbsd|iputils-ping)
+		echo "the selftests' gateways, firewalls and traffic" ;;
+	bc|bison|flex|libelf-dev|libssl-dev) echo "building the debug kernel (make check-debug)" ;;
+	*) echo "the selftests' tools" ;;
+	esac
+}
+echo "deps: vpnflow's build and tests need Debian packages that are not installed:"
+for p in $missing; do
+	printf 'deps:   %-30s %s\n' "$p" "$(why "$p")"
+done
+echo "deps: installing them with apt-get (the package lists first); this takes a few minutes the first time ..."
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends $missing
+echo "deps: done"

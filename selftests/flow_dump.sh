@@ -34,15 +34,15 @@ for i in range(n):
     s.sendto(b'x', (dst, 9))
     s.close()
 PY
-counter() { "$VPNSYSOPT" -n "$gwa" -j show counters | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
-all_tracked() { [ "$(counter flows)" -ge "$N" ]; }
+all_tracked() { [ "$(vpnflow_counter "$gwa" flows)" -ge "$N" ]; }
 ktap_check "$N UDP flows through the tunnel are tracked" busywait 30000 all_tracked
-ktap_info "tracked: $(counter flows)"
+ktap_info "tracked: $(vpnflow_counter "$gwa" flows)"
 
-count_json() { "$VPNSYSOPT" -n "$gwa" -j show conn "$@" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+# count_json [FILTER...]: how many flows gwa's show conn lists.
+count_json() { "$VPNSYSOPT" -n "$gwa" -j show conn "$@" | json_len; }
 n_all=$(count_json)
 ktap_info "show conn -j: $n_all flows"
-ktap_check "the dump returns every tracked flow (multi-part)" [ "$n_all" = "$(counter flows)" ]
+ktap_check "the dump returns every tracked flow (multi-part)" [ "$n_all" = "$(vpnflow_counter "$gwa" flows)" ]
 tid=$("$VPNSYSOPT" -n "$gwa" -j show vpn-context | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
 ktap_check "filtered by tunnel $tid: the same" [ "$(count_json tunnel "$tid")" = "$n_all" ]
 ktap_check "filtered by another tunnel id: none" [ "$(count_json tunnel $((tid + 1000)))" = 0 ]

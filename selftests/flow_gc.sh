@@ -36,9 +36,7 @@ for port, count, base in ((9, n, 20000), (10, k, 30000)):
         s.sendto(b'x', (dst, port))
         s.close()
 PY
-counter() { "$VPNSYSOPT" -n "$gwa" -j show counters | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
-count_json() { "$VPNSYSOPT" -n "$gwa" -j show conn | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
-flows_are() { [ "$(counter flows)" = "$1" ]; }
+flows_are() { [ "$(vpnflow_counter "$gwa" flows)" = "$1" ]; }
 ktap_check "$((N + K)) UDP flows through the tunnel are tracked" busywait 30000 flows_are $((N + K))
 
 # gc_pass N WAIT: a GC pass runs while WAIT is polled (it runs WAIT until
@@ -92,9 +90,9 @@ ktap_check "dumps across two GC passes each return all $((N + K)) flows once" [ 
 ip netns exec "$gwa" conntrack -D -p udp --dport 9 >/dev/null 2>&1
 ktap_info "conntrack entries to port 9 left: $(ip netns exec "$gwa" conntrack -L -p udp --dport 9 2>/dev/null | grep -c .)"
 ktap_check "the GC releases the $N deleted ones, the $K others stay" busywait 20000 flows_are $K
-ktap_info "flows: $(counter flows), expired: $(counter flows_expired)"
-ktap_check "nothing counted as expired (none was preserved)" [ "$(counter flows_expired)" = 0 ]
-ktap_check "and the dump returns exactly the $K" [ "$(count_json)" = $K ]
+ktap_info "flows: $(vpnflow_counter "$gwa" flows), expired: $(vpnflow_counter "$gwa" flows_expired)"
+ktap_check "nothing counted as expired (none was preserved)" [ "$(vpnflow_counter "$gwa" flows_expired)" = 0 ]
+ktap_check "and the dump returns exactly the $K" [ "$("$VPNSYSOPT" -n "$gwa" -j show conn | json_len)" = $K ]
 two_passes() { gc_pass $K flows_are $K && gc_pass $K flows_are $K; }
 ktap_check "still $K after two more GC passes" two_passes
 ktap_check "the module unloads with flows tracked" vpnflow_unload

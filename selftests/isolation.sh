@@ -37,23 +37,21 @@ for i in range(n):
     s.close()
 PY
 V() { "$VPNSYSOPT" "$@"; }
-cnt() { V -n "$1" -j show counters | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2"; }
-jlen() { python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
-tracked() { [ "$(cnt "$gwa" flows)" -ge "$N" ]; }
+tracked() { [ "$(vpnflow_counter "$gwa" flows)" -ge "$N" ]; }
 ktap_check "gwa tracks the $N tunneled flows" busywait 30000 tracked
 tid=$(V -n "$gwa" -j show vpn-context | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
-ktap_info "gwa: tunnel $tid, $(cnt "$gwa" flows) flows, sa_events $(cnt "$gwa" sa_events)"
+ktap_info "gwa: tunnel $tid, $(vpnflow_counter "$gwa" flows) flows, sa_events $(vpnflow_counter "$gwa" sa_events)"
 
 sees_nothing()
 {
 	local ctx conn conn_t
-	ctx=$(V -n "$other" -j show vpn-context | jlen)
-	conn=$(V -n "$other" -j show conn | jlen)
-	conn_t=$(V -n "$other" -j show conn tunnel "$tid" | jlen)
-	ktap_info "other: vpn-context $ctx, conn $conn, conn of tunnel $tid $conn_t, flows $(cnt "$other" flows), sa_events $(cnt "$other" sa_events)"
+	ctx=$(V -n "$other" -j show vpn-context | json_len)
+	conn=$(V -n "$other" -j show conn | json_len)
+	conn_t=$(V -n "$other" -j show conn tunnel "$tid" | json_len)
+	ktap_info "other: vpn-context $ctx, conn $conn, conn of tunnel $tid $conn_t, flows $(vpnflow_counter "$other" flows), sa_events $(vpnflow_counter "$other" sa_events)"
 	[ "$ctx" = 0 ] && [ "$conn" = 0 ] && [ "$conn_t" = 0 ] &&
-		[ "$(cnt "$other" flows)" = 0 ] && [ "$(cnt "$other" sa_events)" = 0 ] &&
-		[ "$(cnt "$other" tunnels_up)" = 0 ]
+		[ "$(vpnflow_counter "$other" flows)" = 0 ] && [ "$(vpnflow_counter "$other" sa_events)" = 0 ] &&
+		[ "$(vpnflow_counter "$other" tunnels_up)" = 0 ]
 }
 ktap_check "another netns sees none of gwa's tunnels, flows or counters" sees_nothing
 
@@ -102,12 +100,12 @@ ktap_check "gwa's configuration is still untouched" sh -c "V() { $VPNSYSOPT \"\$
 nobody_clear()
 {
 	local rc f0
-	f0=$(cnt "$gwa" sa_events)
+	f0=$(vpnflow_counter "$gwa" sa_events)
 	ip netns exec "$gwa" setpriv --reuid=65534 --regid=65534 --clear-groups \
 		"$VPNSYSOPT" clear counters >/dev/null 2>&1
 	rc=$?
 	ktap_info "unprivileged clear counters in gwa: exit $rc"
-	[ "$rc" = 4 ] && [ "$(cnt "$gwa" sa_events)" -ge "$f0" ] && [ "$f0" -gt 0 ]
+	[ "$rc" = 4 ] && [ "$(vpnflow_counter "$gwa" sa_events)" -ge "$f0" ] && [ "$f0" -gt 0 ]
 }
 ktap_check "an unprivileged user cannot clear gwa's counters (exit 4)" nobody_clear
 

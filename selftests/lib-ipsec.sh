@@ -107,9 +107,9 @@ wan_outage()
 	return 0
 }
 
-# Hardened gateway firewall (as in the issue): strict TCP tracking, FORWARD
-# policy drop, established accepted, IPsec-protected accepted, MASQUERADE
-# for what leaves unprotected.
+# Hardened gateway firewall, as the gateways vpnflow is for have one:
+# strict TCP tracking, FORWARD policy drop, established accepted,
+# IPsec-protected accepted, MASQUERADE for what leaves unprotected.
 # gw_harden NETNS LAN_PREFIX
 gw_harden()
 {
@@ -336,7 +336,17 @@ xfer_server()
 # conntrack timeouts to run out; then restore the WAN and re-initiate.
 # Writes OUT (bytes sha256 seconds) and sets FLAP_LEAKS (cleartext packets
 # of LAN traffic seen on the WAN during the outage) and FLAP_SA_GONE (1 if
-# DPD cleared the SAs on both gateways).
+# DPD cleared the SAs on both gateways). Each step is told to
+# flap_progress MESSAGE where the caller defines it (make demo prints it).
+flap_step() { ! declare -F flap_progress >/dev/null || flap_progress "$*"; }
+# flap_kb FILE: the number FILE starts with, in kB (0: none).
+flap_kb()
+{
+	local n
+	n=$(cut -d' ' -f1 "$1" 2>/dev/null)
+	[[ $n =~ ^[0-9]+$ ]] || n=0
+	echo $((n / 1000))
+}
 flap_download()
 {
 	local out=$1 dst=${2:-$IPSEC_SERVER} leaks0 timeout
@@ -349,8 +359,10 @@ flap_download()
 		$((60 * VPNFLOW_SLOW)) &
 	FLAP_CLIENT=$!
 	# Some data through the tunnel first.
-	busywait 20000 sh -c "[ \$(cat $out.progress 2>/dev/null || echo 0) -ge 200000 ]" || return 1
+	busywait 20000 sh -c "[ \$(cat $out.progress 2>/dev/null || echo 0) -ge 200000 ]" ||
+		{ flap_step "the download did not start"; return 1; }
 	leaks0=$(wan_leaks)
+	flap_step "download running ($(flap_kb "$out.progress") kB in); the WAN fails now"
 	wan_outage on
 	# The server held its data until now (XFER_GO): the outage starts
 	# mid-download however slow this shell is (the debug kernel).
@@ -358,16 +370,30 @@ flap_download()
 	FLAP_SA_GONE=0
 	busywait 40000 sh -c "[ \$(ip -n $gwa xfrm state | grep -c ^src) = 0 ] &&
 		[ \$(ip -n $gwb xfrm state | grep -c ^src) = 0 ]" && FLAP_SA_GONE=1
+	if [ "$FLAP_SA_GONE" = 1 ]; then
+		flap_step "DPD cleared the tunnel on both gateways; the outage lasts $OUTAGE_EXTRA s more"
+	else
+		flap_step "the tunnel's SAs are still there after 40 s; the outage lasts $OUTAGE_EXTRA s more"
+	fi
 	# The outage itself (scenario length, not synchronisation): longer than
 	# the gateways' 10 s max_retrans/unacknowledged conntrack timeouts.
 	sleep "$OUTAGE_EXTRA"
 	FLAP_LEAKS=$(( $(wan_leaks) - leaks0 ))
 	! declare -F flap_hook_outage >/dev/null || flap_hook_outage
+	flap_step "the WAN is back ($FLAP_LEAKS cleartext packets leaked meanwhile); re-initiating the tunnel"
 	wan_outage off
 	ipsec_up
 	FLAP_TUNNEL_BACK=$?
+	if [ "$FLAP_TUNNEL_BACK" = 0 ]; then
+		flap_step "the tunnel is back up; waiting for the download to end"
+	else
+		flap_step "the tunnel did not come back; waiting for the download to end"
+	fi
 	! declare -F flap_hook_up >/dev/null || flap_hook_up
 	wait "$FLAP_CLIENT"
+	local rc=$?
+	flap_step "the download ended: $(flap_kb "$out") of $((XFER_BYTES / 1000)) kB"
+	return $rc
 }
 
 # flap_scenario MODE DIR: the whole download-across-a-flap on hardened
@@ -391,7 +417,8 @@ flap_scenario()
 			"$VPNSYSOPT" -n "$gwa" $v preserve-vpn-flows &&
 				"$VPNSYSOPT" -n "$gwb" $v preserve-vpn-flows || exit 1
 		fi
-		ipsec_up || exit 1
+		ipsec_up || { flap_step "the tunnel did not come up"; exit 1; }
+		flap_step "tunnel up (IKEv2 between the gateways); the download starts"
 		XFER_GO=$o.go
 		rm -f "$XFER_GO"
 		xfer_server || exit 1
@@ -421,3 +448,16 @@ flap_scenario()
 	)
 }
 
+# ct_events FILE: gwa's conntrack DESTROY events go to FILE (started before
+# the flows, so they carry event state): an entry removed by reclassify-vpn
+# shows up there; conntrack ids cannot tell (they hash the object's
+# address, which the slab hands out again).
+ct_events()
+{
+	ip netns exec "$gwa" sysctl -qw net.netfilter.nf_conntrack_events=1
+	ip netns exec "$gwa" conntrack -E -e DESTROY >"$1" 2>/dev/null &
+	defer kill $!
+}
+# destroyed FILE FROM_LINE PATTERN: a DESTROY event matching PATTERN after
+# line FROM_LINE of FILE.
+destroyed() { tail -n +"$(($2 + 1))" "$1" | grep -qE "$3"; }

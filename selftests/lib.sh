@@ -44,12 +44,17 @@ ktap_ok() { ktap_result 0 "$@"; }
 ktap_fail() { ktap_result 1 "$@"; }
 ktap_skip() { ktap_result 4 "$@"; }
 
-# ktap_check DESCRIPTION COMMAND...: pass if COMMAND succeeds.
+# ktap_check DESCRIPTION COMMAND...: pass if COMMAND succeeds. A check
+# that took 2 s or more says how long (a "# (N s)" line before its result):
+# the long scripts must stay bounded in time.
 ktap_check()
 {
-	local desc=$1
+	local desc=$1 t=$SECONDS rc
 	shift
-	if "$@"; then ktap_ok "$desc"; else ktap_fail "$desc"; fi
+	"$@"
+	rc=$?
+	[ $((SECONDS - t)) -lt 2 ] || ktap_info "($((SECONDS - t)) s)"
+	if [ "$rc" = 0 ]; then ktap_ok "$desc"; else ktap_fail "$desc"; fi
 }
 
 ktap_info() { echo "# $*"; }
@@ -122,7 +127,11 @@ setup_ns()
 # time is up; returns COMMAND's last status. VPNFLOW_SLOW=N (an integer,
 # default 1) multiplies every such timeout, for slow guests (the debug
 # kernel: KASAN and lockdep under TCG); what is waited for stays the same.
+# BUSYWAIT_POLL: seconds between two tries (default 0.05); a script whose
+# tries each run several programs polls slower (stress.sh: 0.25 s), so that
+# under TCG the polling does not take the CPU from what it waits for.
 VPNFLOW_SLOW=${VPNFLOW_SLOW:-1}
+BUSYWAIT_POLL=${BUSYWAIT_POLL:-0.05}
 
 # VPNFLOW_CORE=1: the long scripts run their core cases only (what every
 # kernel but the main one runs in `make check`, see selftests/vm/check.sh);
@@ -130,16 +139,13 @@ VPNFLOW_SLOW=${VPNFLOW_SLOW:-1}
 VPNFLOW_CORE=${VPNFLOW_CORE:-0}
 busywait()
 {
-	local timeout_ms=$(($1 * VPNFLOW_SLOW))
+	local end=$((${EPOCHREALTIME/./} / 1000 + $1 * VPNFLOW_SLOW)) rc
 	shift
-	local start now rc
-	start=$(date +%s%3N)
 	while :; do
 		"$@" && return 0
 		rc=$?
-		now=$(date +%s%3N)
-		[ $((now - start)) -lt "$timeout_ms" ] || return "$rc"
-		sleep 0.05
+		[ $((${EPOCHREALTIME/./} / 1000)) -lt "$end" ] || return "$rc"
+		sleep "$BUSYWAIT_POLL"
 	done
 }
 
@@ -169,14 +175,52 @@ require_vm()
 	[ "${VPNFLOW_IN_VM:-}" = 1 ] || ktap_skip_all "runs in the test VM (selftests/vm/check.sh)"
 }
 
-# vpnflow_json NETNS ARGS...: vpnsysopt -j output of a show command in NETNS.
-# vpnflow_field NETNS KEY ARGS...: one field of it.
+# --- vpnsysopt's JSON ---
+# json_get NAME [FILE]: the member NAME of the flat JSON object in FILE
+# (default: standard input), as `vpnsysopt -j show counters` and
+# `-j show running-config` print it: a number, true, false or null. Pure
+# bash: no python3 to start on every poll of a counter (a fraction of a
+# second under TCG). Prints nothing and fails when there is no such member, or no
+# JSON; a caller that compares the value gives its own fallback
+# (`|| echo -1`) where an empty one would not fail the comparison.
+json_get()
+{
+	local j re='[{,]"'"$1"'":(-?[0-9]+|true|false|null)[,}]'
+	if [ $# -gt 1 ]; then
+		j=$(cat -- "$2" 2>/dev/null) || return 1
+	else
+		j=$(cat)
+	fi
+	j=${j//[$' \t\n']/}
+	[[ $j =~ $re ]] || return 1
+	echo "${BASH_REMATCH[1]}"
+}
+
+# vpnflow_counter NETNS NAME: one of NETNS's counters (vpnsysopt's JSON
+# names: flows, flows_held, sa_events...), read now; as json_get.
+vpnflow_counter() { vpnflow_field "$1" "$2" show counters; }
+
+# vpnflow_field NETNS NAME ARGS...: one member of what the show command
+# ARGS prints with -j in NETNS (vpnflow_field "$ns" tcpmss show
+# running-config all); as json_get.
 vpnflow_field()
 {
-	local ns=$1 key=$2
+	local ns=$1 name=$2
 	shift 2
-	"$VPNSYSOPT" -n "$ns" -j "$@" |
-		python3 -c 'import json, sys; v = json.load(sys.stdin)[sys.argv[1]]; print(str(v).lower())' "$key"
+	"$VPNSYSOPT" -n "$ns" -j "$@" | json_get "$name"
+}
+
+# vpnflow_counter_ge NETNS NAME MIN: that counter is MIN or more (to
+# busywait on).
+vpnflow_counter_ge() { [ "$(vpnflow_counter "$1" "$2")" -ge "$3" ] 2>/dev/null; }
+
+# json_len [FILE]: how many elements the JSON array in FILE (default:
+# standard input) has, as `vpnsysopt -j show conn` and `show vpn-context`
+# print them (python3: their elements are objects).
+json_len()
+{
+	python3 -c 'import json, sys
+print(len(json.load(open(sys.argv[1]) if len(sys.argv) > 1 else sys.stdin)))' "$@"
 }
 
 # An ESP SA (state only: nothing is sent) for tests of the xfrm listener.

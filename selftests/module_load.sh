@@ -35,12 +35,12 @@ ktap_check "family is reachable from a new netns" \
 sa_events_ok()
 {
 	local before after_add after_del other
-	before=$(vpnflow_field "$a" sa_events show counters) || return 1
+	before=$(vpnflow_counter "$a" sa_events) || return 1
 	xfrm_sa_add "$a" 192.0.2.1 192.0.2.2 0x1000 || return 1
-	after_add=$(vpnflow_field "$a" sa_events show counters) || return 1
+	after_add=$(vpnflow_counter "$a" sa_events) || return 1
 	ip -n "$a" xfrm state delete src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 || return 1
-	after_del=$(vpnflow_field "$a" sa_events show counters) || return 1
-	other=$(vpnflow_field "$b" sa_events show counters) || return 1
+	after_del=$(vpnflow_counter "$a" sa_events) || return 1
+	other=$(vpnflow_counter "$b" sa_events) || return 1
 	ktap_info "sa_events in a: $before -> $after_add -> $after_del; in b: $other"
 	[ "$after_add" -eq $((before + 1)) ] && [ "$after_del" -eq $((before + 2)) ] &&
 		[ "$other" -eq 0 ]
@@ -53,9 +53,9 @@ policy_events_ok()
 	ip -n "$a" xfrm policy add src 198.51.100.0/24 dst 203.0.113.0/24 dir out \
 		tmpl src 192.0.2.1 dst 192.0.2.2 proto esp mode tunnel reqid 1 || return 1
 	ip -n "$a" xfrm policy flush || return 1
-	n=$(vpnflow_field "$a" policy_events show counters) || return 1
+	n=$(vpnflow_counter "$a" policy_events) || return 1
 	ktap_info "policy_events in a after add+flush: $n"
-	[ "$n" -eq 2 ] && [ "$(vpnflow_field "$b" policy_events show counters)" -eq 0 ]
+	[ "$n" -eq 2 ] && [ "$(vpnflow_counter "$b" policy_events)" -eq 0 ]
 }
 ktap_check "xfrm policy add/flush reach the listener" policy_events_ok
 
@@ -83,9 +83,9 @@ churn()
 		ip netns del "$c"
 		# A fresh netns starts with defaults and zero counters.
 		[ "$(vpnflow_field "$d" preserve_vpn_flows show running-config all)" = false ] || return 1
-		[ "$(vpnflow_field "$d" sa_events show counters)" -eq 0 ] || return 1
+		[ "$(vpnflow_counter "$d" sa_events)" -eq 0 ] || return 1
 		xfrm_sa_add "$d" 192.0.2.5 192.0.2.6 0x4000 || return 1
-		[ "$(vpnflow_field "$d" sa_events show counters)" -eq 1 ] || return 1
+		[ "$(vpnflow_counter "$d" sa_events)" -eq 1 ] || return 1
 		ip netns del "$d"
 	done
 	ktap_info "$ncycles load/unload cycles with netns churn done"

@@ -62,7 +62,7 @@ wait $pa
 ra=$?
 sed 's/^/# a: /' /tmp/hostile.a
 ktap_check "netns a: every hostile request refused with extack, nothing changed" [ "$ra" = 0 ]
-ktap_check "netns b (concurrently): the same, its own options intact" \
-	sh -c "[ $rb = 0 ] && [ \"\$('$VPNSYSOPT' -n $b -j show running-config all | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"preserve_vpn_flows\"])')\" = True ]"
+b_intact() { [ "$rb" = 0 ] && [ "$(vpnflow_field "$b" preserve_vpn_flows show running-config all)" = true ]; }
+ktap_check "netns b (concurrently): the same, its own options intact" b_intact
 ktap_check "kernel log clean (no WARNING/BUG)" sh -c "! dmesg | grep -qE 'WARNING:|BUG:|Call Trace'"
 ktap_finish

@@ -27,12 +27,8 @@ tmp=$(mktemp -d)
 defer rm -rf "$tmp"
 expect=$(python3 "$XFER" expect "$XFER_BYTES")
 
-# counter MODE GW NAME
-counter()
-{
-	python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
-		"$tmp/$1.cnt-$2" "$3" 2>/dev/null || echo -1
-}
+# counter MODE GW NAME: GW's counter as the MODE run saved it (-1: none).
+counter() { json_get "$3" "$tmp/$1.cnt-$2" || echo -1; }
 
 xfer_ok() { [ "$(cut -d' ' -f1,2 "$tmp/$1.xfer" 2>/dev/null)" = "$expect" ]; }
 xfer_info() { ktap_info "$1: got $(cat "$tmp/$1.xfer" 2>/dev/null || echo nothing) (bytes sha256 s), want $expect"; }

@@ -32,7 +32,6 @@ result() { echo "$1 $2" >>"$tmp/results"; }
 check() { local d=$1; shift; if "$@"; then result 0 "$d"; else result 1 "$d"; fi; }
 
 V() { local ns=$1; shift; "$VPNSYSOPT" -n "$ns" "$@"; }
-cnt() { V "$1" -j show counters | python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2"; }
 
 # flow_state NETNS PORT: "active" / "preserved" / "" for the flow to PORT.
 flow_state()
@@ -86,7 +85,7 @@ download()
 # preserved_on NETNS: the flow is preserved there, or was: charon may put
 # a new CHILD_SA up before a poll sees the state (the debug kernel polls
 # slowly), and the counter keeps what a snapshot can miss.
-preserved_on() { state_is "$1" 5001 preserved || [ "$(cnt "$1" flows_preserved)" -ge 1 ]; }
+preserved_on() { state_is "$1" 5001 preserved || [ "$(vpnflow_counter "$1" flows_preserved)" -ge 1 ]; }
 down_up()
 {
 	local what=$1 down=$2 up=$3
@@ -94,11 +93,11 @@ down_up()
 	check "$what: flow preserved on gwa" busywait 30000 preserved_on "$gwa"
 	check "$what: flow preserved on gwb" busywait 30000 preserved_on "$gwb"
 	preserved_on "$gwa" && preserved_on "$gwb" ||
-		ktap_info "$what: flow '$(flow_state "$gwa" 5001)'/'$(flow_state "$gwb" 5001)', flows_preserved $(cnt "$gwa" flows_preserved)/$(cnt "$gwb" flows_preserved), tunnels_down $(cnt "$gwa" tunnels_down)/$(cnt "$gwb" tunnels_down), SAs $(ip -n "$gwa" xfrm state | grep -c ^src)/$(ip -n "$gwb" xfrm state | grep -c ^src) on gwa/gwb"
+		ktap_info "$what: flow '$(flow_state "$gwa" 5001)'/'$(flow_state "$gwb" 5001)', flows_preserved $(vpnflow_counter "$gwa" flows_preserved)/$(vpnflow_counter "$gwb" flows_preserved), tunnels_down $(vpnflow_counter "$gwa" tunnels_down)/$(vpnflow_counter "$gwb" tunnels_down), SAs $(ip -n "$gwa" xfrm state | grep -c ^src)/$(ip -n "$gwb" xfrm state | grep -c ^src) on gwa/gwb"
 	$up
 	check "$what: download resumes through the new SA" advancing "$tmp/dl"
 	check "$what: resumed counted on both gateways" \
-		sh -c "[ $(cnt "$gwa" flows_resumed) -ge 1 ] && [ $(cnt "$gwb" flows_resumed) -ge 1 ]"
+		sh -c "[ $(vpnflow_counter "$gwa" flows_resumed) -ge 1 ] && [ $(vpnflow_counter "$gwb" flows_resumed) -ge 1 ]"
 }
 
 run_case()
@@ -130,8 +129,8 @@ case_rekey()
 		 [ \"\$n\" != '$spis' ] && [ \$(ip -n $gwa xfrm state | grep -c ^src) = 2 ]"
 	check "rekey: download carries on" advancing "$tmp/dl"
 	check "rekey: nothing preserved, no tunnel down, flow active" sh -c \
-		"[ $(cnt "$gwa" flows_preserved) = 0 ] && [ $(cnt "$gwb" flows_preserved) = 0 ] &&
-		 [ $(cnt "$gwa" tunnels_down) = 0 ] && [ \"$(flow_state "$gwa" 5001)\" = active ]"
+		"[ $(vpnflow_counter "$gwa" flows_preserved) = 0 ] && [ $(vpnflow_counter "$gwb" flows_preserved) = 0 ] &&
+		 [ $(vpnflow_counter "$gwa" tunnels_down) = 0 ] && [ \"$(flow_state "$gwa" 5001)\" = active ]"
 }
 
 case_terminate()
@@ -154,13 +153,13 @@ case_expire()
 	# The kernel deletes both SAs at the hard limit (no rekeying); strongSwan
 	# may put up a new CHILD_SA right away, so the flow can be preserved for
 	# a moment only: look at the counters, not at a snapshot.
-	preserved_both() { [ "$(cnt "$gwa" flows_preserved)" -ge 1 ] && [ "$(cnt "$gwb" flows_preserved)" -ge 1 ]; }
+	preserved_both() { [ "$(vpnflow_counter "$gwa" flows_preserved)" -ge 1 ] && [ "$(vpnflow_counter "$gwb" flows_preserved)" -ge 1 ]; }
 	check "hard lifetime expiry: flow preserved on both gateways" busywait 60000 preserved_both
-	check "hard lifetime expiry: the tunnel went down" sh -c "[ $(cnt "$gwa" tunnels_down) -ge 1 ]"
+	check "hard lifetime expiry: the tunnel went down" sh -c "[ $(vpnflow_counter "$gwa" tunnels_down) -ge 1 ]"
 	bash -c "$(declare -f swanctl_ child_installed); IPSEC_DIR=$IPSEC_DIR child_installed gwa net" || initiate
 	check "hard lifetime expiry: download resumes through the new SA" advancing "$tmp/dl"
 	check "hard lifetime expiry: resumed counted on both gateways" \
-		sh -c "[ $(cnt "$gwa" flows_resumed) -ge 1 ] && [ $(cnt "$gwb" flows_resumed) -ge 1 ]"
+		sh -c "[ $(vpnflow_counter "$gwa" flows_resumed) -ge 1 ] && [ $(vpnflow_counter "$gwb" flows_resumed) -ge 1 ]"
 }
 
 case_inactivity()
@@ -252,7 +251,7 @@ case_disable_live()
 	wait_state "$gwa" 5001 preserved
 	dmesg -C
 	V "$gwa" no connection preserve-vpn-flows
-	torn_down() { [ "$(cnt "$gwa" flows_torn_down)" -ge 1 ]; }
+	torn_down() { [ "$(vpnflow_counter "$gwa" flows_torn_down)" -ge 1 ]; }
 	check "disabled while preserved: flows torn down at once" busywait 10000 torn_down
 	check "disabled while preserved: teardown logged" sh -c "dmesg | grep -q '302014: Teardown TCP connection'"
 	check "disabled while preserved: conntrack entry removed" sh -c \

@@ -46,19 +46,12 @@ leaks()
 		python3 -c 'import json, sys
 print([o["counter"]["packets"] for o in json.load(sys.stdin)["nftables"] if "counter" in o][0])'
 }
-cnt()
-{
-	local j
-	j=$("$VPNSYSOPT" -n "$gwa" -j show counters) && [[ $j =~ \"$1\":([0-9]+) ]] &&
-		echo "${BASH_REMATCH[1]}"
-}
-cnt_ge() { [ "$(cnt "$1")" -ge "$2" ]; }
 progress() { cat "$tmp/sink.progress" 2>/dev/null || echo 0; }
 progress_ge() { [ "$(progress)" -ge "$1" ]; }
 # moves: the stream carries at least 4 kB more from now on (30 s).
 moves() { local p; p=$(progress); busywait 30000 progress_ge $((p + 4000)); }
 # dropped_more: gwa holds at least 3 more of the stream's packets (20 s).
-dropped_more() { local d; d=$(cnt pkts_dropped); busywait 20000 cnt_ge pkts_dropped $((d + 3)); }
+dropped_more() { local d; d=$(vpnflow_counter "$gwa" pkts_dropped); busywait 20000 vpnflow_counter_ge "$gwa" pkts_dropped $((d + 3)); }
 ctx() { "$VPNSYSOPT" -n "$gwa" show vpn-context 2>&1; }
 
 vpnflow_load || ktap_skip_all "cannot load the module"
@@ -82,11 +75,11 @@ ktap_info "stream up: $(progress) bytes at the server, $l0 cleartext packets at 
 # --- the out policy goes, the SAs stay: the tunnel is up but withdrawn ---
 pair_pols "$gwa" del $A_LAN $B_LAN
 ktap_check "policies withdrawn, SAs kept: gwa holds the flow's packets" dropped_more
-ktap_info "withdrawn: $(leaks) cleartext packets at gwb, pkts-dropped $(cnt pkts_dropped)"
+ktap_info "withdrawn: $(leaks) cleartext packets at gwb, pkts-dropped $(vpnflow_counter "$gwa" pkts_dropped)"
 ktap_check "policies withdrawn: no cleartext packet reaches gwb" sh -c "[ $(leaks) = $l0 ]"
 ctx | sed 's/^/# gwa: /'
 ktap_check "policies withdrawn: the tunnel is still up, nothing preserved" \
-	sh -c "[ $(cnt tunnels_down) = 0 ] && [ $(cnt flows_preserved) = 0 ]"
+	sh -c "[ $(vpnflow_counter "$gwa" tunnels_down) = 0 ] && [ $(vpnflow_counter "$gwa" flows_preserved) = 0 ]"
 pair_pols "$gwa" add $A_LAN $B_LAN
 ktap_check "policies back: the stream moves on through the tunnel" moves
 
@@ -94,11 +87,11 @@ ktap_check "policies back: the stream moves on through the tunnel" moves
 pair_pols "$gwa" del $A_LAN $B_LAN
 dropped_more
 pair_sas "$gwa" del
-ktap_check "policies then SAs removed: the flow is preserved" busywait 10000 cnt_ge flows_preserved 1
+ktap_check "policies then SAs removed: the flow is preserved" busywait 10000 vpnflow_counter_ge "$gwa" flows_preserved 1
 dropped_more
 ktap_check "tunnel down: no cleartext packet reaches gwb" sh -c "[ $(leaks) = $l0 ]"
 pair_sas "$gwa" add && pair_pols "$gwa" add $A_LAN $B_LAN
-resumes() { busywait 40000 cnt_ge flows_resumed 1 && moves; }
+resumes() { busywait 40000 vpnflow_counter_ge "$gwa" flows_resumed 1 && moves; }
 ktap_check "SAs then policies back: the flow resumes and moves on" resumes
 
 # --- control: with preserve-vpn-flows off the same withdrawal leaks ---

@@ -28,19 +28,6 @@ UDP=$VPNFLOW_TOP/selftests/tools/udpstream.py
 tmp=$(mktemp -d)
 defer rm -rf "$tmp"
 
-# gwa's conntrack DESTROY events go to $1 (started before the flows, so
-# they carry event state): an entry removed by reclassify-vpn shows up
-# there; conntrack ids cannot tell (they hash the object's address, which
-# the slab hands out again).
-ct_events()
-{
-	ip netns exec "$gwa" sysctl -qw net.netfilter.nf_conntrack_events=1
-	ip netns exec "$gwa" conntrack -E -e DESTROY >"$1" 2>/dev/null &
-	defer kill $!
-}
-# destroyed FILE FROM_LINE PATTERN: a DESTROY event matching PATTERN after
-# line FROM_LINE of FILE.
-destroyed() { tail -n +"$(($2 + 1))" "$1" | grep -qE "$3"; }
 lines() { wc -l <"$1"; }
 
 # orphan_sas N: N tunnel-mode SAs from gwa to peers that have no policy,
@@ -50,16 +37,15 @@ lines() { wc -l <"$1"; }
 orphan_sas()
 {
 	local n=$1 i up0
-	counted() { [ "$(vpnflow_field "$gwa" "$1" show counters)" -ge "$2" ]; }
 	xfrm_sa_add "$gwa" "$IPSEC_GWA_WAN" 10.98.0.1 0x4fff 499 &&
-		busywait 20000 counted tunnels_up 1 || return 1
-	ip -n "$gwa" xfrm state flush && busywait 20000 counted tunnels_down 1 || return 1
-	up0=$(vpnflow_field "$gwa" tunnels_up show counters) || return 1
+		busywait 20000 vpnflow_counter_ge "$gwa" tunnels_up 1 || return 1
+	ip -n "$gwa" xfrm state flush && busywait 20000 vpnflow_counter_ge "$gwa" tunnels_down 1 || return 1
+	up0=$(vpnflow_counter "$gwa" tunnels_up) || return 1
 	for ((i = 0; i < n; i++)); do
 		xfrm_sa_add "$gwa" "$IPSEC_GWA_WAN" "10.99.$((i / 250)).$((i % 250 + 1))" \
 			$((0x5000 + i)) $((500 + i)) || return 1
 	done
-	busywait 20000 counted tunnels_up $((up0 + n))
+	busywait 20000 vpnflow_counter_ge "$gwa" tunnels_up $((up0 + n))
 }
 
 # stuck_run MODE (on|off|orphans): one run; facts in $tmp/MODE.*
@@ -125,7 +111,8 @@ first_inner_after()
 	awk -v up="$(cat "$tmp/$1.up")" '$2 == "198.51.100.2" && $1 >= up { printf "%.3f\n", $1 - up; exit }' \
 		"$tmp/$1.rx" 2>/dev/null
 }
-counter() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$tmp/$1.cnt" "$2" 2>/dev/null || echo -1; }
+# counter RUN NAME: gwa's counter as RUN saved it (-1: none).
+counter() { json_get "$2" "$tmp/$1.cnt" || echo -1; }
 
 if [ "$VPNFLOW_CORE" = 0 ]; then
 	stuck_run off

@@ -30,17 +30,9 @@ UDP=$VPNFLOW_TOP/selftests/tools/udpstream.py
 tmp=$(mktemp -d)
 defer rm -rf "$tmp"
 
-ct_events()
-{
-	ip netns exec "$gwa" sysctl -qw net.netfilter.nf_conntrack_events=1
-	ip netns exec "$gwa" conntrack -E -e DESTROY >"$1" 2>/dev/null &
-	defer kill $!
-}
-# destroyed FILE FROM_LINE PATTERN: a DESTROY event matching PATTERN after
-# line FROM_LINE of FILE.
-destroyed() { tail -n +"$(($2 + 1))" "$1" | grep -qE "$3"; }
 now() { python3 -c 'import time; print(f"{time.monotonic():.3f}")'; }
-counter() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2" 2>/dev/null || echo -1; }
+# counter FILE NAME: the counter in a saved show counters (-1: none).
+counter() { json_get "$2" "$1" || echo -1; }
 # first_from FILE ADDR AFTER: seconds from AFTER to the first datagram from
 # ADDR in FILE (empty: none).
 first_from()

@@ -81,7 +81,7 @@ sysopt()
 both() { sysopt "$gwa" "$@" && sysopt "$gwb" "$@"; }
 
 # counter NETNS NAME: one of NETNS's counters (-1: unreadable).
-counter() { vpnflow_field "$1" "$2" show counters 2>/dev/null | grep -E '^[0-9]+$' || echo -1; }
+counter() { vpnflow_counter "$1" "$2" 2>/dev/null || echo -1; }
 
 # capture_start NAME NETNS ARGS...: start syncraft.py capture on lan0 (or
 # the interface in CAP_IF) into $tmp/NAME, return once it listens.

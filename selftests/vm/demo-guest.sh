@@ -24,6 +24,12 @@ Mid-download the WAN fails: DPD clears the tunnel, the outage lasts
 $OUTAGE_EXTRA s more, then the WAN is back and the tunnel is re-initiated.
 
 EOT
+# Each step of a run as it happens (the scenario's own output is kept out
+# of the way): make demo shows these lines while the VM runs. Written
+# through /proc, not an inherited descriptor: a daemon of the scenario
+# that kept one would keep this script's output open after it ends.
+out=/proc/$$/fd/1
+flap_progress() { echo "    $*" >"$out"; }
 for mode in none off on; do
 	case $mode in
 	none) echo "run 1/3: stock Linux (module not loaded) ..." ;;
@@ -49,7 +55,7 @@ outcome()
 	fi
 }
 ct() { grep -q 'dport=5001' "$tmp/$1.ct-outage" 2>/dev/null && awk '/dport=5001/ { print $4 ", " $3 " s" }' "$tmp/$1.ct-outage" | head -n 1 || echo "gone"; }
-cnt() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$tmp/$1.cnt-$2" "$3" 2>/dev/null || echo -; }
+cnt() { json_get "$3" "$tmp/$1.cnt-$2" || echo -; }
 logged() { grep -q 302014 "$tmp/$1.dmesg" && echo "302014 Teardown TCP" || echo "-"; }
 
 echo

@@ -77,8 +77,8 @@ static int file_line(struct vs *vs, int argc, char **argv)
 
 /*
  * Parse the lines of @f (named vs->file_name in messages) into vs->set and
- * make vs->exec apply it. Returns 0 or an exit code, having reported every
- * bad line (up to FILE_ERRORS_MAX).
+ * make vs->exec apply it, if it sets anything. Returns 0 or an exit code,
+ * having reported every bad line (up to FILE_ERRORS_MAX).
  */
 int vs_file_read(struct vs *vs, FILE *f)
 {
@@ -126,7 +126,11 @@ int vs_file_read(struct vs *vs, FILE *f)
 			vs->file_name, errors, errors == 1 ? "" : "s");
 		return VS_EXIT_USAGE;
 	}
-	vs->exec = vs_opts_apply;
+	/*
+	 * A file of comments only, like the one the package installs, sets
+	 * nothing: no request, so no module is loaded either.
+	 */
+	vs->exec = vs->set.present ? vs_opts_apply : NULL;
 	return 0;
 }
 

@@ -158,6 +158,9 @@ static int vs_run(struct vs *vs)
 		if (rc)
 			return rc;
 	}
+	/* -f of a file that sets nothing: the namespace exists, done. */
+	if (!vs->exec)
+		return 0;
 
 	rc = nl_open(&vs->nl);
 	if (rc) {
@@ -386,7 +389,7 @@ int main(int argc, char **argv)
 	rc = vs_cmdline(&vs, argc, argv);
 	if (rc < 0)
 		rc = vs.file ? vs_file_parse(&vs) : 0;
-	if (!rc && vs.exec)
+	if (!rc && (vs.exec || vs.file))
 		rc = vs_run(&vs);
 
 	if (fflush(stdout) == EOF || ferror(stdout)) {

@@ -276,7 +276,16 @@ case_ "usage lists -f"			0 "-f, --file FILE"	-h
 case_ "-f: a file is parsed, then sent"	3 "$ok_nomod"		-f "$tmp/good.conf"
 case_ "-f: show running-config all output is a file" 3 "$ok_nomod" -f "$tmp/runall.conf"
 case_ "-f: --file"			3 "$ok_nomod"		--file "$tmp/runall.conf"
-case_ "-f: comments and blank lines only" 3 "$ok_nomod"	-f "$tmp/comments.conf"
+# A file that sets nothing (the package's /etc/vpnsysopt.conf) sends no
+# request and loads no module; one that sets an option runs modprobe.
+mkdir "$tmp/rec"
+printf '#!/bin/sh\necho "$*" >>"%s/rec/runs"\nexit 1\n' "$tmp" >"$tmp/rec/modprobe"
+chmod 755 "$tmp/rec/modprobe"
+sh_case "-f: comments and blank lines only set nothing, load nothing" 0 "exit 0, modprobe runs: 0" \
+	'rm -f "$tmp/rec/runs"; PATH="$tmp/rec:$PATH" "$bin" -f "$tmp/comments.conf"; echo "exit $?, modprobe runs: $(cat "$tmp/rec/runs" 2>/dev/null | wc -l)"'
+sh_case "-f: a file that sets an option loads the module" 0 "exit 3, modprobe runs: 1" \
+	'rm -f "$tmp/rec/runs"; PATH="$tmp/rec:$PATH" "$bin" -f "$tmp/good.conf" 2>/dev/null; echo "exit $?, modprobe runs: $(cat "$tmp/rec/runs" 2>/dev/null | wc -l)"'
+case_ "-f: a file that sets nothing still needs its -n namespace" 5 'cannot open network namespace "vpnsysopt-no-such-ns"' -n vpnsysopt-no-such-ns -f "$tmp/comments.conf"
 case_ "-f: a comment right after a word" 3 "$ok_nomod"	-f "$tmp/hash.conf"
 case_ "-f: CRLF line ends"		3 "$ok_nomod"		-f "$tmp/crlf.conf"
 case_ "-f: no newline at the end"	3 "$ok_nomod"		-f "$tmp/noeol.conf"
@@ -345,7 +354,7 @@ example=$root/usr/share/doc/vpnflow/vpnsysopt.conf.example
 sh_case "make install"			0 "" \
 	'make -s -C "$tools" install DESTDIR="$root" PREFIX=/usr'
 sh_case "unit runs the installed vpnsysopt" 0 "ExecStart=/usr/sbin/vpnsysopt -f /etc/vpnsysopt.conf" 'cat "$unit"'
-sh_case "unit loads the module first"	0 "ExecStartPre=/sbin/modprobe vpnflow_preserve" 'cat "$unit"'
+sh_case "unit leaves loading the module to vpnsysopt" 0 "modprobe lines: 0" 'echo "modprobe lines: $(grep -c modprobe "$unit")"'
 sh_case "unit is ordered before strongSwan" 0 "Before=strongswan.service strongswan-starter.service" 'cat "$unit"'
 sh_case "unit only runs with /etc/vpnsysopt.conf" 0 "ConditionPathExists=/etc/vpnsysopt.conf" 'cat "$unit"'
 sh_case "unit has no placeholder left"	0 "placeholders: 0" 'echo "placeholders: $(grep -c @ "$unit")"'
@@ -357,7 +366,10 @@ sh_case "systemd-analyze verify finds nothing in the unit" 0 "verify: clean" \
 	     grep -v "/sbin/modprobe is not executable") ; echo "${v:-verify: clean}"'
 need=
 sh_case "example configuration is installed" 0 "preserve-vpn-flows" 'cat "$example"'
-sh_case "example configuration is a valid file" 3 "$ok_nomod" '"$bin" -f "$example"'
+sh_case "example configuration sets nothing as installed" 0 "exit 0, modprobe runs: 0" \
+	'rm -f "$tmp/rec/runs"; PATH="$tmp/rec:$PATH" "$bin" -f "$example"; echo "exit $?, modprobe runs: $(cat "$tmp/rec/runs" 2>/dev/null | wc -l)"'
+sh_case "example configuration uncommented is a valid file" 3 "$ok_nomod" \
+	'sed -E "s/^#((no )?(sysopt|timeout) )/\\1/" "$example" >"$tmp/uncommented.conf" && "$bin" -f "$tmp/uncommented.conf"'
 sh_case "SYSTEMDUNITDIR"		0 "$tmp/units/vpnsysopt.service" \
 	'make -s -C "$tools" install DESTDIR="$tmp/root2" SYSTEMDUNITDIR=/units && ls "$tmp/root2/units/vpnsysopt.service" | sed "s|$tmp/root2|$tmp|"'
 sh_case "make uninstall leaves nothing behind" 0 "files left: 0" \

@@ -7,9 +7,9 @@
 # the tree of `make dkms-src`, its dkms.conf with VERSION's version, and
 # registers it with DKMS on install and removes it on remove; vpnsysopt
 # holds the CLI, both man pages, the bash completion and the systemd unit
-# (enabled, pointing at /usr/sbin/vpnsysopt), the example configuration
-# under /usr/share/doc, and no conffile (/etc/vpnsysopt.conf is the
-# operator's); lintian finds no error or warning but the overridden ones.
+# (enabled, pointing at /usr/sbin/vpnsysopt), and its one conffile,
+# /etc/vpnsysopt.conf, which sets nothing as shipped (every command in it
+# commented out, each a valid command once uncommented); lintian finds no error or warning but the overridden ones.
 # Nothing is installed. About 30 s.
 #
 #   deb.sh
@@ -18,7 +18,7 @@ top=$VPNFLOW_TOP
 for t in dpkg-buildpackage dpkg-parsechangelog lintian dh dh_dkms dh_bash-completion; do
 	command -v "$t" >/dev/null || ktap_skip_all "no $t (scripts/deps.sh installs it)"
 done
-ktap_plan 19
+ktap_plan 21
 tmp=$(mktemp -d)
 defer rm -rf "$tmp"
 version=$(cat "$top/VERSION")
@@ -48,7 +48,7 @@ ktap_check "vpnflow-dkms (all), vpnsysopt, .changes, .buildinfo and the source .
 	sh -c "[ -f '$dkms_deb' ] && [ -f '${cli_deb:-/nonexistent}' ] && [ -f '$dsc' ] &&
 		[ -f '${changes:-/nonexistent}' ] && ls '$out'/vpnflow_${version}_*.buildinfo >/dev/null"
 if [ ! -f "$dkms_deb" ] || [ -z "$cli_deb" ]; then
-	for _ in $(seq 5 19); do ktap_skip "no packages"; done
+	for _ in $(seq 5 21); do ktap_skip "no packages"; done
 	ktap_finish
 fi
 for d in "$dkms_deb" "$cli_deb"; do
@@ -63,8 +63,7 @@ ktap_check "vpnsysopt: man pages vpnsysopt(8) and vpnflow_preserve(4)" \
 	sh -c "grep -qx /usr/share/man/man8/vpnsysopt.8.gz '$tmp/cli.list' &&
 		grep -qx /usr/share/man/man4/vpnflow_preserve.4.gz '$tmp/cli.list'"
 ktap_check "vpnsysopt: bash completion" has cli /usr/share/bash-completion/completions/vpnsysopt
-ktap_check "vpnsysopt: the example configuration under /usr/share/doc" \
-	has cli /usr/share/doc/vpnsysopt/examples/vpnsysopt.conf.example
+ktap_check "vpnsysopt: /etc/vpnsysopt.conf" has cli /etc/vpnsysopt.conf
 unit=$(grep -Ex '(/usr)?/lib/systemd/system/vpnsysopt.service' "$tmp/cli.list")
 ktap_check "vpnsysopt: the systemd unit ${unit:-(none)}" [ -n "$unit" ]
 
@@ -76,8 +75,25 @@ ktap_check "its unit runs /usr/sbin/vpnsysopt -f /etc/vpnsysopt.conf, nothing le
 		! grep -q @ '$tmp/cli$unit'"
 ktap_check "the unit is enabled on install (dh_installsystemd)" \
 	grep -q "deb-systemd-helper enable 'vpnsysopt.service'" "$tmp/cli-ctl/postinst"
-ktap_check "no conffile, nothing in /etc: /etc/vpnsysopt.conf is the operator's" \
-	sh -c "[ ! -s '$tmp/cli-ctl/conffiles' ] && ! grep -q '^/etc' '$tmp/cli.list'"
+ktap_check "one conffile, /etc/vpnsysopt.conf, and nothing else in /etc" \
+	sh -c "[ \"\$(cat '$tmp/cli-ctl/conffiles')\" = /etc/vpnsysopt.conf ] &&
+		[ \"\$(grep '^/etc/.' '$tmp/cli.list')\" = /etc/vpnsysopt.conf ]"
+conf=$tmp/cli/etc/vpnsysopt.conf
+ktap_check "as shipped it sets nothing: no line but comments and blanks" \
+	sh -c "! grep -Ev '^[[:space:]]*(#|\$)' '$conf' | grep -q ."
+# Uncommented, its commands are a valid file: vpnsysopt parses it whole
+# and exits 1 on a bad line. Run in a new network namespace with a
+# modprobe that fails, so that nothing of this machine is touched: exit 3
+# (no module) or, where the module is loaded, 0 (applied to that netns).
+sed -En 's/^#((no )?(sysopt|timeout) .*)/\1/p' "$conf" >"$tmp/uncommented.conf"
+mkdir -p "$tmp/bin"
+printf '#!/bin/sh\nexit 1\n' >"$tmp/bin/modprobe"
+chmod 755 "$tmp/bin/modprobe"
+PATH=$tmp/bin:$PATH unshare -n "$tmp/cli/usr/sbin/vpnsysopt" -f "$tmp/uncommented.conf" >"$tmp/unc.log" 2>&1
+rc=$?
+sed 's/^/# /' "$tmp/unc.log"
+ktap_check "uncommented, its $(wc -l <"$tmp/uncommented.conf") commands are a valid file (exit $rc)" \
+	sh -c "[ $(wc -l <"$tmp/uncommented.conf") -ge 4 ] && { [ $rc = 3 ] || [ $rc = 0 ]; }"
 got=$("$tmp/cli/usr/sbin/vpnsysopt" -V 2>&1)
 ktap_check "vpnsysopt -V: $got" sh -c "echo '$got' | grep -qw -- '$version'"
 

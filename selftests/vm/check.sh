@@ -20,6 +20,10 @@
 #      booting it; check-kernels.sh runs the whole suite on each. Then the
 #      README's table of them, and probe.sh's errors (Debian 13's headers
 #      on this Debian 12 host)
+#   8. the Debian packages on a gateway image booted with systemd
+#      (check-gateway.sh -q): apt install, DKMS in the guest, reboot, the
+#      options applied before strongSwan brings the tunnel up; make
+#      check-gateway adds the flap, a kernel upgrade and the purge
 # Ends with "N passed, N failed" and exits non-zero on any failure.
 #
 #   check.sh [-k KVER] [TEST...]      (TEST: selftests/<name>.sh; default all)
@@ -112,6 +116,8 @@ if [ "$full" = 1 ]; then
 	done
 	host_ktap "README's supported kernels" selftests/host/readme-kernels.sh
 	host_ktap "probe.sh fails loudly (Debian 13's headers on this host)" selftests/host/probe-errors.sh
+	host_ktap "the packages on a booted gateway: install, reboot (check-gateway.sh -q)" \
+		selftests/vm/check-gateway.sh -q -r "$log/gateway"
 fi
 
 totals

@@ -9,8 +9,9 @@
 #
 #   boot 1  a fresh gateway, no vpnflow: the tunnel comes up by itself;
 #           apt install ./vpnflow-dkms_*.deb ./vpnsysopt_*.deb (DKMS
-#           builds the module here), /etc/vpnsysopt.conf written;
-#           systemctl reboot
+#           builds the module here) changes nothing yet (its conffile
+#           /etc/vpnsysopt.conf sets nothing); the operator's commands
+#           written into it; systemctl reboot
 #   boot 2  the options were applied before strongSwan brought the tunnel
 #           up; show running-config is the file; poweroff
 #   boot 3  (the host starts the guest again) the same; a download across
@@ -25,11 +26,10 @@
 # build alone takes about 6 under TCG.
 #
 # VPNFLOW_GW_LATE=1 (check-gateway.sh -n) is the negative control of the
-# ordering check: boot 1 keeps the file as /etc/vpnsysopt.conf.late, so
-# that vpnsysopt.service does not run at boot (its condition); boot 2
-# runs the check (it must fail: never applied), then, once the tunnel is
-# up, moves the file in place and starts vpnsysopt.service, and runs the
-# check again (it must fail: applied after the tunnel came up); poweroff.
+# ordering check: boot 1 disables vpnsysopt.service, so that it does not
+# run at boot; boot 2 runs the check (it must fail: never applied), then,
+# once the tunnel is up, starts vpnsysopt.service and runs the check again
+# (it must fail: applied after the tunnel came up); poweroff.
 set -u
 # Read whole before it runs: an edit of this file during a run does not
 # change the run.
@@ -134,8 +134,8 @@ options_before_tunnel()
 }
 
 # vpnflow_gone: nothing of the packages left: DKMS, sources, modules, what
-# the install added to /etc (the administrator's own vpnsysopt.conf is not
-# the packages').
+# the install added to /etc (the unit's enablement, /etc/vpnsysopt.conf
+# with the operator's edits).
 vpnflow_gone()
 {
 	local left
@@ -149,7 +149,6 @@ vpnflow_gone()
 		[ ! -e "$f" ] && [ ! -L "$f" ] || left+=" $f"
 	done <"$state/etc-added"
 	check "what the install added to /etc is gone${left:+ (left:$left)}" test -z "$left"
-	info "/etc/vpnsysopt.conf, the administrator's, is $([ -e /etc/vpnsysopt.conf ] && echo kept || echo gone)"
 	left=$(dpkg-query -W -f='${Package} ${Status}\n' vpnflow-dkms vpnsysopt 2>/dev/null | grep -v not-installed)
 	check "dpkg keeps nothing of the packages (not even their configuration)${left:+ ($left)}" test -z "$left"
 }
@@ -171,13 +170,17 @@ case $boot in
 	check "DKMS built and installed the module for $(uname -r)" \
 		sh -c "dkms status 2>/dev/null | grep 'vpnflow_preserve/.*, $(uname -r), .*: installed' >/dev/null"
 	check "vpnsysopt.service is enabled" systemctl -q is-enabled vpnsysopt.service
+	check "/etc/vpnsysopt.conf is vpnsysopt's conffile" \
+		sh -c "dpkg-query -W -f='\${Conffiles}\n' vpnsysopt | grep -q '^ /etc/vpnsysopt.conf '"
+	# dh_installsystemd started the unit; the shipped file sets nothing.
+	check "the install changed nothing: vpnsysopt.service ran ($(systemctl is-active vpnsysopt.service)), no module loaded" \
+		sh -c "systemctl -q is-active vpnsysopt.service && ! test -d /sys/module/vpnflow_preserve"
 	# What the install added to /etc (the unit's enablement), for the purge.
 	find /etc | sort | comm -13 "$state/etc-before" - >"$state/etc-added"
 	info "the install added to /etc: $(echo $(cat "$state/etc-added"))"
+	echo "$conf_text" >/etc/vpnsysopt.conf
 	if [ "${VPNFLOW_GW_LATE:-0}" = 1 ]; then
-		echo "$conf_text" >/etc/vpnsysopt.conf.late
-	else
-		echo "$conf_text" >/etc/vpnsysopt.conf
+		systemctl -q disable vpnsysopt.service
 	fi
 	sync
 	info "rebooting"
@@ -195,7 +198,6 @@ case $boot in
 		options_before_tunnel >/dev/null
 		out=$out0
 		check "negative control, options never applied: the check fails" grep -qx "not ok - boot 2: $order" "$state/late-never"
-		mv /etc/vpnsysopt.conf.late /etc/vpnsysopt.conf
 		systemctl start vpnsysopt.service
 		out=$state/late-after
 		: >"$out"

@@ -124,15 +124,15 @@ check-host: deps
 check-kernels: deps
 	selftests/vm/check-kernels.sh -m $(or $(KERNELS_MODE),full) $(KERNELS)
 
-# The selftests on a debug kernel built from Debian's linux-source-6.1
-# (cached); see docs/testing.md. Hours, not part of `make check`.
 # The Debian packages on a gateway image booted with systemd, strongSwan
 # and nftables (selftests/vm/check-gateway.sh): install, reboot, options
-# applied before the tunnel, a flap, a kernel upgrade, purge. Not part of
-# `make check`.
+# applied before the tunnel, a flap, a kernel upgrade, purge. `make
+# check` runs its first part (install, reboot) only.
 check-gateway: deps
 	selftests/vm/check-gateway.sh
 
+# The selftests on a debug kernel built from Debian's linux-source-6.1
+# (cached); see docs/testing.md. Hours, not part of `make check`.
 check-debug:
 	scripts/deps.sh debug
 	selftests/vm/check-debug.sh

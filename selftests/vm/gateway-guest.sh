@@ -22,8 +22,8 @@
 #   boot 5  (the host boots the 6.12 kernel) the module loads there and
 #           the options are applied before the tunnel again; apt purge
 #           leaves nothing behind; poweroff
-# Each qemu run (check-gateway.sh) stays under about 10 minutes: a DKMS
-# build alone takes about 6 under TCG.
+# Under TCG a DKMS build takes about 5 minutes, the kernel upgrade of
+# boot 4 more than 15 (check-gateway.sh gives that run more time).
 #
 # VPNFLOW_GW_LATE=1 (check-gateway.sh -n) is the negative control of the
 # ordering check: boot 1 disables vpnsysopt.service, so that it does not

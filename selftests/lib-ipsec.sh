@@ -75,12 +75,14 @@ ipsec_topology()
 	table inet leak {
 		counter a2b { }
 		counter b2a { }
+		counter nat { }
 		chain pre {
 			type filter hook prerouting priority raw; policy accept;
 			ip saddr 198.51.100.0/26 ip daddr 198.51.100.64/26 counter name a2b
 			ip saddr 198.51.100.64/26 ip daddr 198.51.100.0/26 counter name b2a
 			ip6 saddr 2001:db8:a::/64 ip6 daddr 2001:db8:b::/64 counter name a2b
 			ip6 saddr 2001:db8:b::/64 ip6 daddr 2001:db8:a::/64 counter name b2a
+			ip saddr { 192.0.2.1, 203.0.113.2 } ip daddr 198.51.100.0/25 counter name nat
 		}
 	}
 	table inet outage {
@@ -91,12 +93,21 @@ ipsec_topology()
 	NFT
 }
 
-# wan_leaks: packets of LAN traffic seen in cleartext on the WAN (both ways).
-wan_leaks()
+# wan_leaks: packets of LAN traffic seen in cleartext on the WAN (both
+# ways), with their LAN addresses.
+wan_leaks() { wan_counter a2b b2a; }
+
+# wan_natted: packets to a LAN seen on the WAN from a gateway's WAN
+# address: LAN traffic MASQUERADEd by a gateway.
+wan_natted() { wan_counter nat; }
+
+# wan_counter NAME...: the sum of the WAN router's leak counters NAME...
+wan_counter()
 {
 	ip netns exec "$wan" nft -j list counters table inet leak |
 		python3 -c 'import json, sys
-print(sum(o["counter"]["packets"] for o in json.load(sys.stdin)["nftables"] if "counter" in o))'
+print(sum(o["counter"]["packets"] for o in json.load(sys.stdin)["nftables"]
+	  if "counter" in o and o["counter"]["name"] in sys.argv[1:]))' "$@"
 }
 
 # wan_outage on|off: the WAN router drops everything between the gateways.
@@ -189,7 +200,8 @@ swanctl_()
 # ipsec_conf NAME LOCAL REMOTE LOCAL_TS REMOTE_TS [KEY=VALUE...]: write
 # NAME's connection (default "site", child "net") and (re)load NAME's
 # swanctl.conf, which includes every connection written so far.
-# Settings: conn= child= esp= ike= dpd=ACTION encap=yes|no start=none|trap|start
+# Settings: conn= child= esp= ike= dpd=ACTION close=ACTION encap=yes|no
+# start=none|trap|start tries=N (keyingtries; 0: for ever)
 # if_id=N (route-based: xfrm interface) mark=N (route-based: VTI with key N)
 # inactivity=S life=S (CHILD_SA hard
 # lifetime, no rekeying) rekey=S
@@ -198,7 +210,7 @@ ipsec_conf()
 	local name=$1 local_addr=$2 remote_addr=$3 lts=$4 rts=$5
 	shift 5
 	local conn=site child=net esp=aes128gcm16 ike=aes128-sha256-ecp256 dpd=clear
-	local encap=no start=none if_id= mark= inactivity= life= rekey= kv extra
+	local encap=no start=none close=none tries=1 if_id= mark= inactivity= life= rekey= kv extra
 	for kv in "$@"; do
 		case $kv in
 		conn=*) conn=${kv#conn=} ;;
@@ -208,6 +220,8 @@ ipsec_conf()
 		dpd=*) dpd=${kv#dpd=} ;;
 		encap=*) encap=${kv#encap=} ;;
 		start=*) start=${kv#start=} ;;
+		close=*) close=${kv#close=} ;;
+		tries=*) tries=${kv#tries=} ;;
 		if_id=*) if_id=${kv#if_id=} ;;
 		mark=*) mark=${kv#mark=} ;;
 		inactivity=*) inactivity=${kv#inactivity=} ;;
@@ -233,6 +247,7 @@ ipsec_conf()
 		encap = $encap
 		mobike = no
 		dpd_delay = 2s
+		keyingtries = $tries
 		local {
 			auth = psk
 			id = $me
@@ -248,6 +263,7 @@ ipsec_conf()
 				esp_proposals = $esp
 				dpd_action = $dpd
 				start_action = $start
+				close_action = $close
 				$extra
 			}
 		}
@@ -295,10 +311,11 @@ child_installed()
 	swanctl_ "$1" --list-sas --child "$2" 2>/dev/null | grep -q "$2: #[0-9]*, .*INSTALLED"
 }
 
-# child_sa_count NETNS: number of ESP SAs installed in NETNS.
+# child_sa_count NETNS: number of ESP SAs installed in NETNS (not the
+# larval ones of an ACQUIRE, SPI 0).
 child_sa_count()
 {
-	ip -n "$1" xfrm state | grep -c '^src'
+	ip -n "$1" xfrm state | grep -E '^\s+proto esp spi 0x' | grep -vc 'spi 0x00000000'
 }
 
 # ipsec_up [CHILD]: initiate CHILD (default net) from gwa; wait until it is
@@ -335,9 +352,20 @@ xfer_server()
 # enough for DPD to clear the tunnel and for the hardened gateways' stock
 # conntrack timeouts to run out; then restore the WAN and re-initiate.
 # Writes OUT (bytes sha256 seconds) and sets FLAP_LEAKS (cleartext packets
-# of LAN traffic seen on the WAN during the outage) and FLAP_SA_GONE (1 if
-# DPD cleared the SAs on both gateways). Each step is told to
+# of LAN traffic seen on the WAN during the outage), FLAP_NATTED (LAN
+# traffic MASQUERADEd onto the WAN, from the outage to the end),
+# FLAP_SA_GONE (1 if the tunnel's SAs went on both gateways), and
+# FLAP_RESUME_MS: from the tunnel's SAs being back on both gateways (the
+# later of the two, as `ip xfrm monitor` saw them added) to the first data
+# at the client after its pause (-1: not measured). Each step is told to
 # flap_progress MESSAGE where the caller defines it (make demo prints it).
+#
+# A set-up that loses its tunnel another way defines, before the call:
+#   flap_hook_down     take the tunnel down (default: wan_outage on)
+#   flap_hook_restore  end the outage (default: wan_outage off)
+#   flap_hook_reup     bring the tunnel back, or wait for the IKE daemon
+#                      or the flow itself (an ACQUIRE) to do it; returns
+#                      non-zero if it does not come back (default: ipsec_up)
 flap_step() { ! declare -F flap_progress >/dev/null || flap_progress "$*"; }
 # flap_kb FILE: the number FILE starts with, in kB (0: none).
 flap_kb()
@@ -347,10 +375,38 @@ flap_kb()
 	[[ $n =~ ^[0-9]+$ ]] || n=0
 	echo $((n / 1000))
 }
+flap_sa_gone()
+{
+	[ "$(child_sa_count "$gwa")" = 0 ] && [ "$(child_sa_count "$gwb")" = 0 ]
+}
+# flap_sa_added MONITOR SINCE: the wall-clock time (s) at which the second
+# SA added after SINCE (s) shows in MONITOR (`ip -ts xfrm monitor` of one
+# gateway: a CHILD_SA's inbound and outbound SAs; charon adds the inbound
+# one as an update of the SPI it allocated); empty: none yet.
+flap_sa_added()
+{
+	python3 - "$1" "$2" <<-'PY'
+	import datetime, re, sys
+	n = 0
+	for line in open(sys.argv[1], errors="replace"):
+	    m = re.match(r"\[([0-9T:.-]+)\] (Updated )?src [0-9a-f.:]+ dst [0-9a-f.:]+\s*$", line)
+	    if not m:
+	        continue
+	    t = datetime.datetime.fromisoformat(m.group(1)).replace(
+	        tzinfo=datetime.timezone.utc).timestamp()
+	    if t > float(sys.argv[2]):
+	        n += 1
+	        if n == 2:
+	            print(f"{t:.6f}")
+	            break
+	PY
+}
 flap_download()
 {
-	local out=$1 dst=${2:-$IPSEC_SERVER} leaks0 timeout
-	rm -f "$out" "$out.progress"
+	local out=$1 dst=${2:-$IPSEC_SERVER} leaks0 natted0 timeout t_restore ta tb t_up rc
+	local mon=$out.xfrm
+	rm -f "$out" "$out.progress" "$out.gaps" "$mon".*
+	FLAP_LEAKS=-1 FLAP_NATTED=-1 FLAP_RESUME_MS=-1 FLAP_SA_GONE=0 FLAP_TUNNEL_BACK=1
 	# The client gives up after 60 s without data: longer than any outage
 	# here on the stock kernel, scaled with VPNFLOW_SLOW for the debug
 	# kernel (DPD, re-keying and TCP's backed-off retransmission are slower).
@@ -358,20 +414,25 @@ flap_download()
 	ip netns exec "$client" python3 "$XFER" client "$dst" 5001 "$timeout" "$out" \
 		$((60 * VPNFLOW_SLOW)) &
 	FLAP_CLIENT=$!
-	# Some data through the tunnel first.
-	busywait 20000 sh -c "[ \$(cat $out.progress 2>/dev/null || echo 0) -ge 200000 ]" ||
+	# The SAs as the kernel adds them, timestamped (TZ=UTC: read back as UTC).
+	TZ=UTC ip -n "$gwa" -ts xfrm monitor SA >"$mon.gwa" 2>&1 &
+	defer kill $!
+	TZ=UTC ip -n "$gwb" -ts xfrm monitor SA >"$mon.gwb" 2>&1 &
+	defer kill $!
+	# Some data through the tunnel first (less than XFER_GO's tenth).
+	busywait 20000 sh -c "p=\$(cat $out.progress 2>/dev/null); [ \"\${p:-0}\" -ge $((XFER_BYTES / 15)) ]" ||
 		{ flap_step "the download did not start"; return 1; }
 	leaks0=$(wan_leaks)
-	flap_step "download running ($(flap_kb "$out.progress") kB in); the WAN fails now"
-	wan_outage on
+	natted0=$(wan_natted)
+	flap_step "download running ($(flap_kb "$out.progress") kB in); the tunnel goes down now"
+	if declare -F flap_hook_down >/dev/null; then flap_hook_down; else wan_outage on; fi
 	# The server held its data until now (XFER_GO): the outage starts
 	# mid-download however slow this shell is (the debug kernel).
 	[ -z "${XFER_GO:-}" ] || touch "$XFER_GO"
 	FLAP_SA_GONE=0
-	busywait 40000 sh -c "[ \$(ip -n $gwa xfrm state | grep -c ^src) = 0 ] &&
-		[ \$(ip -n $gwb xfrm state | grep -c ^src) = 0 ]" && FLAP_SA_GONE=1
+	busywait 40000 flap_sa_gone && FLAP_SA_GONE=1
 	if [ "$FLAP_SA_GONE" = 1 ]; then
-		flap_step "DPD cleared the tunnel on both gateways; the outage lasts $OUTAGE_EXTRA s more"
+		flap_step "the tunnel's SAs are gone on both gateways; the outage lasts $OUTAGE_EXTRA s more"
 	else
 		flap_step "the tunnel's SAs are still there after 40 s; the outage lasts $OUTAGE_EXTRA s more"
 	fi
@@ -380,9 +441,10 @@ flap_download()
 	sleep "$OUTAGE_EXTRA"
 	FLAP_LEAKS=$(( $(wan_leaks) - leaks0 ))
 	! declare -F flap_hook_outage >/dev/null || flap_hook_outage
-	flap_step "the WAN is back ($FLAP_LEAKS cleartext packets leaked meanwhile); re-initiating the tunnel"
-	wan_outage off
-	ipsec_up
+	flap_step "the outage ends ($FLAP_LEAKS cleartext packets leaked meanwhile); the tunnel comes back"
+	t_restore=$EPOCHREALTIME
+	if declare -F flap_hook_restore >/dev/null; then flap_hook_restore; else wan_outage off; fi
+	if declare -F flap_hook_reup >/dev/null; then flap_hook_reup; else ipsec_up; fi
 	FLAP_TUNNEL_BACK=$?
 	if [ "$FLAP_TUNNEL_BACK" = 0 ]; then
 		flap_step "the tunnel is back up; waiting for the download to end"
@@ -391,7 +453,16 @@ flap_download()
 	fi
 	! declare -F flap_hook_up >/dev/null || flap_hook_up
 	wait "$FLAP_CLIENT"
-	local rc=$?
+	rc=$?
+	FLAP_NATTED=$(( $(wan_natted) - natted0 ))
+	ta=$(flap_sa_added "$mon.gwa" "$t_restore")
+	tb=$(flap_sa_added "$mon.gwb" "$t_restore")
+	if [ -n "$ta" ] && [ -n "$tb" ]; then
+		t_up=$(printf '%s\n%s\n' "$ta" "$tb" | sort -n | tail -n 1)
+		FLAP_RESUME_MS=$(awk -v up="$t_up" '$1 > up { printf "%d", ($1 - up) * 1000; found = 1; exit }
+			END { if (!found) print -1 }' "$out.gaps" 2>/dev/null)
+		[ -n "$FLAP_RESUME_MS" ] || FLAP_RESUME_MS=-1
+	fi
 	flap_step "the download ended: $(flap_kb "$out") of $((XFER_BYTES / 1000)) kB"
 	return $rc
 }
@@ -399,17 +470,29 @@ flap_download()
 # flap_scenario MODE DIR: the whole download-across-a-flap on hardened
 # gateways, with MODE none (module not loaded), off or on, in a subshell
 # with its own namespaces. Facts land in DIR/MODE.*: .xfer (bytes sha256
-# seconds), .leaks, .sa-gone, .back, .dmesg, .ct-outage (gwb's conntrack
-# during the outage), .conn-outage, .ctx-outage (gwb's vpn-context), .ctx-after,
-# .monitor (gwb's vpnsysopt monitor), .cnt-gwa, .cnt-gwb.
+# seconds), .leaks, .natted, .resume-ms, .sa-gone, .back, .dmesg,
+# .ct-outage (gwb's conntrack during the outage), .conn-outage,
+# .ctx-outage (gwb's vpn-context), .ctx-after, .monitor (gwb's vpnsysopt
+# monitor), .cnt-gwa, .cnt-gwb.
+#
+# Another set-up than iptables-hardened gateways with swanctl tunnels
+# (dpd_action = clear, initiated by hand) defines, besides flap_download's
+# hooks:
+#   flap_hook_setup    the gateways' firewalls and tunnel configuration
+#                      (default: gw_harden both, ipsec_site_to_site)
+#   flap_hook_first    bring the tunnel up the first time (default: ipsec_up)
 flap_scenario()
 {
 	local mode=$1 o=$2/$1
 	(
 		_defer_cmds=()
 		trap _run_defer EXIT
-		ipsec_topology && gw_harden "$gwa" && gw_harden "$gwb" || exit 1
-		ipsec_site_to_site || exit 1
+		ipsec_topology || exit 1
+		if declare -F flap_hook_setup >/dev/null; then
+			flap_hook_setup || exit 1
+		else
+			gw_harden "$gwa" && gw_harden "$gwb" && ipsec_site_to_site || exit 1
+		fi
 		if [ "$mode" != none ]; then
 			vpnflow_load || exit 1
 			local v=connection
@@ -417,8 +500,9 @@ flap_scenario()
 			"$VPNSYSOPT" -n "$gwa" $v preserve-vpn-flows &&
 				"$VPNSYSOPT" -n "$gwb" $v preserve-vpn-flows || exit 1
 		fi
-		ipsec_up || { flap_step "the tunnel did not come up"; exit 1; }
-		flap_step "tunnel up (IKEv2 between the gateways); the download starts"
+		if declare -F flap_hook_first >/dev/null; then flap_hook_first; else ipsec_up; fi ||
+			{ flap_step "the tunnel did not come up"; exit 1; }
+		flap_step "tunnel up; the download starts"
 		XFER_GO=$o.go
 		rm -f "$XFER_GO"
 		xfer_server || exit 1
@@ -437,6 +521,8 @@ flap_scenario()
 		dmesg -C
 		flap_download "$o.xfer"
 		echo "$FLAP_LEAKS" >"$o.leaks"
+		echo "$FLAP_NATTED" >"$o.natted"
+		echo "$FLAP_RESUME_MS" >"$o.resume-ms"
 		echo "$FLAP_SA_GONE" >"$o.sa-gone"
 		echo "$FLAP_TUNNEL_BACK" >"$o.back"
 		dmesg >"$o.dmesg"

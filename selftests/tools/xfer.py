@@ -11,7 +11,10 @@
                                         download until EOF, TIMEOUT seconds, or
                                         STALL seconds without data (default 60);
                                         write "bytes sha256 seconds" to OUT
-                                        (progress every second in OUT.progress)
+                                        (progress every second in OUT.progress;
+                                        in OUT.gaps, for each pause of data of
+                                        GAP seconds or more, the wall-clock time
+                                        data came again and the pause's length)
   xfer.py expect BYTES                  print "BYTES sha256" of the data
 """
 import hashlib
@@ -23,6 +26,7 @@ import threading
 import time
 
 CHUNK = 8192
+GAP = 0.5
 
 
 def data(n):
@@ -92,7 +96,11 @@ def client(host, port, timeout, out, stall):
             if b:
                 h.update(b)
                 n += len(b)
-                last_data = time.monotonic()
+                now = time.monotonic()
+                if n > len(b) and now - last_data >= GAP:
+                    with open(out + '.gaps', 'a') as f:
+                        f.write(f'{time.time():.6f} {now - last_data:.3f}\n')
+                last_data = now
             elif time.monotonic() - last_data > stall:
                 break
             if time.monotonic() - last >= 1:

@@ -14,6 +14,7 @@
 #   make check-kernels        the whole suite on every other kernel (hours)
 #   make check-gateway        the packages on a booted Debian gateway image (install, reboot,
 #                             kernel upgrade, purge)
+#   make check-setups         the IKE and firewall set-ups' flaps with preserve off too
 #   make check-debug          the VM selftests on a KASAN/lockdep/kmemleak/UBSAN kernel
 #   make style / sparse       checkpatch and sparse on the module
 
@@ -25,7 +26,7 @@ VERSION := $(shell cat $(CURDIR)/VERSION)
 MODDIR  := $(DESTDIR)/lib/modules/$(KVER)/updates
 
 .PHONY: all module tools install uninstall dkms-src dkms-install dkms-remove clean regen \
-	check check-kernels check-gateway check-debug check-host check-spec style sparse deps demo bench bench-doc \
+	check check-kernels check-gateway check-setups check-debug check-host check-spec style sparse deps demo bench bench-doc \
 	deb
 
 all: module tools
@@ -130,6 +131,11 @@ check-kernels: deps
 # check` runs its first part (install, reboot) only.
 check-gateway: deps
 	selftests/vm/check-gateway.sh
+
+# selftests/ike_setups.sh with preserve-vpn-flows off as well as on, for
+# what each set-up does without it (make check runs it with on only).
+check-setups: deps
+	VPNFLOW_SETUPS_OFF=1 selftests/vm/check.sh selftests/ike_setups.sh
 
 # The selftests on a debug kernel built from Debian's linux-source-6.1
 # (cached); see docs/testing.md. Hours, not part of `make check`.

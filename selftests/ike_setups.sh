@@ -1,0 +1,224 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The set-ups gateways run besides the rest of the suite's (swanctl,
+# dpd_action = clear, re-initiated by hand, iptables): each carries a
+# download across a real loss of its tunnel with preserve-vpn-flows on,
+# and must deliver it byte-exact with nothing in cleartext or NATed on
+# the WAN. Each reports the time from the tunnel's SAs being back to the
+# first resumed byte at the client.
+#
+#  site A 198.51.100.0/26                                site B 198.51.100.64/26
+#  +--------+     +-----------+     +-------+     +-----------+     +--------+
+#  | client |-----|    gwa    |=====|  wan  |=====|    gwb    |-----| server |
+#  | .2     | lan | 192.0.2.1 | ESP |router | ESP |203.0.113.2| lan | .66    |
+#  +--------+     +-----------+     +-------+     +-----------+     +--------+
+#  The wan router counts LAN traffic in cleartext and MASQUERADEd.
+#
+#  trap            strongSwan start_action, dpd_action and close_action =
+#                  trap: after DPD only trap policies are left, and the
+#                  flow's own next packet (an ACQUIRE) brings the tunnel
+#                  back
+#  restart         dpd_action = restart, keyingtries = 0: charon keeps
+#                  re-initiating through the outage
+#  charon-restart  gwa's charon stops (its SAs and policies go with it;
+#                  the WAN stays up) and starts again, as `systemctl
+#                  restart strongswan` does
+#  xfrm            no IKE daemon: SAs and policies written by `ip xfrm`,
+#                  removed for the outage and written again with new SPIs
+#  nft             nftables-only gateways (meta ipsec, rt ipsec,
+#                  masquerade; no iptables rule)
+#
+# VPNFLOW_SETUPS="NAME..." chooses (default: all); VPNFLOW_SETUPS_OFF=1
+# also runs each with preserve-vpn-flows off, to show what it does
+# without (make check-setups).
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib-ipsec.sh"
+require_vm
+command -v swanctl >/dev/null || ktap_skip_all "strongSwan (swanctl) not installed"
+command -v nft >/dev/null || ktap_skip_all "nftables not installed"
+
+setups=${VPNFLOW_SETUPS:-trap restart charon-restart xfrm nft}
+with_off=${VPNFLOW_SETUPS_OFF:-0}
+# A shorter download and outage than preserve.sh's: still longer than the
+# hardened gateways' 10 s conntrack timeouts for unacknowledged data.
+XFER_BYTES=${XFER_BYTES_SETUPS:-1500000}
+OUTAGE_EXTRA=${OUTAGE_EXTRA_SETUPS:-12}
+
+n=0
+for s in $setups; do
+	n=$((n + 5))
+	[ "$with_off" = 0 ] || n=$((n + 1))
+done
+ktap_plan "$n"
+
+tmp=$(mktemp -d)
+defer rm -rf "$tmp"
+expect=$(python3 "$XFER" expect "$XFER_BYTES")
+
+# both_installed [CHILD]: the CHILD_SA (default net) is installed on both
+# gateways, whoever initiated it.
+both_installed() { child_installed gwa "${1:-net}" && child_installed gwb "${1:-net}"; }
+
+# --- the set-ups: flap_scenario's hooks ---
+
+trap_hooks()
+{
+	flap_hook_setup()
+	{
+		gw_harden "$gwa" && gw_harden "$gwb" &&
+			ipsec_site_to_site start=trap dpd=trap close=trap
+	}
+	# Nothing initiates: the retransmission of the flow hits a trap
+	# policy, the kernel asks charon for an SA.
+	flap_hook_reup() { busywait 90000 both_installed; }
+}
+
+restart_hooks()
+{
+	flap_hook_setup()
+	{
+		gw_harden "$gwa" && gw_harden "$gwb" &&
+			ipsec_site_to_site dpd=restart tries=0
+	}
+	flap_hook_reup() { busywait 90000 both_installed; }
+}
+
+charon_restart_hooks()
+{
+	flap_hook_down()
+	{
+		local pid
+		pid=$(cat "$IPSEC_DIR/gwa/pid")
+		kill "$pid"
+		busywait 20000 sh -c "! kill -0 $pid 2>/dev/null"
+	}
+	flap_hook_restore()
+	{
+		rm -f "$IPSEC_DIR/gwa/vici"
+		ipsec_charon "$gwa" gwa &&
+			swanctl_ gwa --load-all --file "$IPSEC_DIR/gwa/swanctl.conf" >/dev/null 2>&1
+	}
+}
+
+# xfrm_tunnel NETNS LOCAL REMOTE LOCAL_LAN REMOTE_LAN SPI_OUT SPI_IN: an
+# ESP tunnel of SAs and policies written by hand, as a script without an
+# IKE daemon does (each SPI's key made from it, the same on both sides).
+xfrm_tunnel()
+{
+	local ns=$1 l=$2 r=$3 ll=$4 rl=$5 so=$6 si=$7 key
+	key() { printf '0x%08x%08x%08x%08x%08x' "$1" "$1" "$1" "$1" "$1"; }
+	ip -n "$ns" xfrm state add src "$l" dst "$r" proto esp spi "$so" reqid 7 mode tunnel \
+		aead 'rfc4106(gcm(aes))' "$(key "$so")" 128 &&
+	ip -n "$ns" xfrm state add src "$r" dst "$l" proto esp spi "$si" reqid 7 mode tunnel \
+		aead 'rfc4106(gcm(aes))' "$(key "$si")" 128 &&
+	ip -n "$ns" xfrm policy add src "$ll" dst "$rl" dir out \
+		tmpl src "$l" dst "$r" proto esp reqid 7 mode tunnel &&
+	ip -n "$ns" xfrm policy add src "$rl" dst "$ll" dir in \
+		tmpl src "$r" dst "$l" proto esp reqid 7 mode tunnel &&
+	ip -n "$ns" xfrm policy add src "$rl" dst "$ll" dir fwd \
+		tmpl src "$r" dst "$l" proto esp reqid 7 mode tunnel
+}
+
+xfrm_hooks()
+{
+	xfrm_gen=0
+	xfrm_up()
+	{
+		local a2b=$((0x1000 + 2 * xfrm_gen)) b2a=$((0x1001 + 2 * xfrm_gen))
+		xfrm_gen=$((xfrm_gen + 1))
+		xfrm_tunnel "$gwa" "$IPSEC_GWA_WAN" "$IPSEC_GWB_WAN" "$IPSEC_A_LAN" "$IPSEC_B_LAN" "$a2b" "$b2a" &&
+			xfrm_tunnel "$gwb" "$IPSEC_GWB_WAN" "$IPSEC_GWA_WAN" "$IPSEC_B_LAN" "$IPSEC_A_LAN" "$b2a" "$a2b"
+	}
+	flap_hook_setup() { gw_harden "$gwa" && gw_harden "$gwb"; }
+	flap_hook_first() { xfrm_up; }
+	flap_hook_down()
+	{
+		local ns
+		wan_outage on
+		for ns in "$gwa" "$gwb"; do
+			ip -n "$ns" xfrm policy flush && ip -n "$ns" xfrm state flush
+		done
+	}
+	flap_hook_reup() { xfrm_up; }
+}
+
+# gw_harden_nft NETNS: gw_harden's firewall in nftables alone.
+gw_harden_nft()
+{
+	local ns=$1
+	modprobe nf_conntrack || return 1
+	ip netns exec "$ns" sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0 \
+		net.netfilter.nf_conntrack_tcp_timeout_max_retrans=10 \
+		net.netfilter.nf_conntrack_tcp_timeout_unacknowledged=10 || return 1
+	ip netns exec "$ns" nft -f - <<-'NFT'
+	table inet gw {
+		chain forward {
+			type filter hook forward priority filter; policy drop;
+			ct state invalid drop
+			ct state established,related accept
+			meta ipsec exists accept
+			rt ipsec exists accept
+			iifname "lan0" oifname "wan0" accept
+		}
+	}
+	table ip gwnat {
+		chain post {
+			type nat hook postrouting priority srcnat; policy accept;
+			oifname "wan0" rt ipsec missing masquerade
+		}
+	}
+	NFT
+}
+
+nft_hooks()
+{
+	flap_hook_setup()
+	{
+		gw_harden_nft "$gwa" && gw_harden_nft "$gwb" && ipsec_site_to_site || return 1
+		# No iptables rule anywhere on the gateways.
+		! ip netns exec "$gwa" iptables-save 2>/dev/null | grep -q '^-A' &&
+			! ip netns exec "$gwb" iptables-save 2>/dev/null | grep -q '^-A'
+	}
+}
+
+# run SETUP MODE: the flap with SETUP's hooks, preserve MODE (on, off).
+run()
+{
+	(
+		"${1//-/_}_hooks"
+		flap_scenario "$2" "$tmp/$1"
+	)
+}
+
+val() { cat "$tmp/$1/$2.$3" 2>/dev/null || echo "${4:-?}"; }
+counter() { json_get "$4" "$tmp/$1/$2.cnt-$3" || echo -1; }
+
+mkdir -p "$tmp"
+for s in $setups; do
+	mkdir -p "$tmp/$s"
+	run "$s" on
+	got=$(cut -d' ' -f1,2 "$tmp/$s/on.xfer" 2>/dev/null)
+	ktap_info "$s, preserve on: got $(val "$s" on xfer nothing) (bytes sha256 s), want $expect"
+	ktap_info "$s, preserve on: resumed $(val "$s" on resume-ms) ms after the tunnel's SAs were back; leaks $(val "$s" on leaks), NATed $(val "$s" on natted)"
+	ktap_check "$s: the tunnel went away and came back" \
+		test "$(val "$s" on sa-gone)" = 1 -a "$(val "$s" on back)" = 0
+	ktap_check "$s, preserve on: the download completes byte-exact" test "$got" = "$expect"
+	ktap_check "$s, preserve on: 0 packets of the flow in cleartext on the WAN" \
+		test "$(val "$s" on leaks)" = 0
+	ktap_check "$s, preserve on: 0 packets NATed onto the WAN" test "$(val "$s" on natted)" = 0
+	for g in gwa gwb; do
+		ktap_info "$s, preserve on: $g preserved $(counter "$s" on $g flows_preserved), resumed $(counter "$s" on $g flows_resumed), dropped $(counter "$s" on $g pkts_dropped)"
+	done
+	ktap_check "$s, preserve on: the flow was preserved and resumed on both gateways" \
+		sh -c "[ $(counter "$s" on gwa flows_preserved) -ge 1 ] && [ $(counter "$s" on gwb flows_preserved) -ge 1 ] &&
+		       [ $(counter "$s" on gwa flows_resumed) -ge 1 ] && [ $(counter "$s" on gwb flows_resumed) -ge 1 ]"
+	if [ "$with_off" = 1 ]; then
+		run "$s" off
+		ktap_info "$s, preserve off: got $(val "$s" off xfer nothing); resumed $(val "$s" off resume-ms) ms after the SAs; leaks $(val "$s" off leaks), NATed $(val "$s" off natted); torn down gwa $(counter "$s" off gwa flows_torn_down), gwb $(counter "$s" off gwb flows_torn_down)"
+		ktap_check "$s, preserve off: the tunnel went away and came back" \
+			test "$(val "$s" off sa-gone)" = 1 -a "$(val "$s" off back)" = 0
+	fi
+done
+vpnflow_unload
+ktap_finish

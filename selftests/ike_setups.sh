@@ -143,34 +143,6 @@ xfrm_hooks()
 	flap_hook_reup() { xfrm_up; }
 }
 
-# gw_harden_nft NETNS: gw_harden's firewall in nftables alone.
-gw_harden_nft()
-{
-	local ns=$1
-	modprobe nf_conntrack || return 1
-	ip netns exec "$ns" sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0 \
-		net.netfilter.nf_conntrack_tcp_timeout_max_retrans=10 \
-		net.netfilter.nf_conntrack_tcp_timeout_unacknowledged=10 || return 1
-	ip netns exec "$ns" nft -f - <<-'NFT'
-	table inet gw {
-		chain forward {
-			type filter hook forward priority filter; policy drop;
-			ct state invalid drop
-			ct state established,related accept
-			meta ipsec exists accept
-			rt ipsec exists accept
-			iifname "lan0" oifname "wan0" accept
-		}
-	}
-	table ip gwnat {
-		chain post {
-			type nat hook postrouting priority srcnat; policy accept;
-			oifname "wan0" rt ipsec missing masquerade
-		}
-	}
-	NFT
-}
-
 nft_hooks()
 {
 	flap_hook_setup()

@@ -125,10 +125,7 @@ wan_outage()
 gw_harden()
 {
 	local ns=$1
-	modprobe nf_conntrack || return 1
-	ip netns exec "$ns" sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0 \
-		net.netfilter.nf_conntrack_tcp_timeout_max_retrans=10 \
-		net.netfilter.nf_conntrack_tcp_timeout_unacknowledged=10 || return 1
+	gw_strict_tcp "$ns" || return 1
 	ip netns exec "$ns" iptables -P FORWARD DROP
 	ip netns exec "$ns" iptables -A FORWARD -m conntrack --ctstate INVALID -j DROP
 	ip netns exec "$ns" iptables -A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
@@ -136,6 +133,41 @@ gw_harden()
 	ip netns exec "$ns" iptables -A FORWARD -m policy --dir out --pol ipsec -j ACCEPT
 	ip netns exec "$ns" iptables -A FORWARD -i lan0 -o wan0 -j ACCEPT
 	ip netns exec "$ns" iptables -t nat -A POSTROUTING -o wan0 -m policy --dir out --pol none -j MASQUERADE
+}
+
+# gw_strict_tcp NETNS: strict TCP tracking, short timeouts for
+# unacknowledged data (the hardened gateways' conntrack settings).
+gw_strict_tcp()
+{
+	modprobe nf_conntrack || return 1
+	ip netns exec "$1" sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0 \
+		net.netfilter.nf_conntrack_tcp_timeout_max_retrans=10 \
+		net.netfilter.nf_conntrack_tcp_timeout_unacknowledged=10
+}
+
+# gw_harden_nft NETNS: gw_harden's gateway with nftables alone (meta
+# ipsec, rt ipsec, masquerade), no iptables rule.
+gw_harden_nft()
+{
+	gw_strict_tcp "$1" || return 1
+	ip netns exec "$1" nft -f - <<-'NFT'
+	table inet gw {
+		chain forward {
+			type filter hook forward priority filter; policy drop;
+			ct state invalid drop
+			ct state established,related accept
+			meta ipsec exists accept
+			rt ipsec exists accept
+			iifname "lan0" oifname "wan0" accept
+		}
+	}
+	table ip gwnat {
+		chain post {
+			type nat hook postrouting priority srcnat; policy accept;
+			oifname "wan0" rt ipsec missing masquerade
+		}
+	}
+	NFT
 }
 
 # --- strongSwan ---

@@ -28,7 +28,10 @@ if git -C "$top" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 		tar -C "$top" --null -T - --ignore-failed-read -cf - 2>/dev/null |
 		tar -C "$src" -xf -
 else
+	# A tree without git (an exported snapshot): its build output goes.
 	tar -C "$top" --exclude=./build --exclude-vcs -cf - . | tar -C "$src" -xf -
+	make -s -C "$src" clean >/dev/null
+	rm -rf "$src/tools/fuzz/artifacts"
 fi
 export DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-parallel=$(nproc)}"
 cd "$out"

@@ -89,6 +89,10 @@ boot_facts()
 	[ "$state" = running ] || info "failed units: $(systemctl --failed --plain --no-legend | tr '\n' ' ')"
 	info "$(systemd-analyze 2>/dev/null | head -n 1)"
 	fact kernel "$(uname -r)"
+	# As on a stock Debian gateway: the lab's peer charon
+	# (/usr/lib/ipsec/charon) runs under its enforced profile.
+	check "AppArmor enforces charon's profile" \
+		grep -qx '/usr/lib/ipsec/charon (enforce)' /sys/kernel/security/apparmor/profiles
 	fact multi_user "$(mono multi-user.target ActiveEnterTimestampMonotonic)"
 	fact strongswan_start "$(mono strongswan.service ExecMainStartTimestampMonotonic)"
 	fact strongswan_active "$(mono strongswan.service ActiveEnterTimestampMonotonic)"

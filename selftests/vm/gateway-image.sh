@@ -50,7 +50,7 @@ pkgs="systemd systemd-sysv udev dbus kmod iproute2 procps psmisc util-linux
       linux-image-$kver linux-headers-$kver linux-image-amd64 linux-headers-amd64
       initramfs-tools zstd dkms gcc make libc6-dev libmnl0
       charon-systemd strongswan-swanctl strongswan-charon libstrongswan-standard-plugins
-      nftables iptables conntrack python3"
+      nftables iptables conntrack python3 apparmor"
 pkgs=$(echo $pkgs)
 # The upgrade the guest makes offline: downloaded, not installed.
 upgrade_pkgs="linux-image-6.12-amd64 linux-headers-6.12-amd64"

@@ -36,7 +36,12 @@
  *    tunnel's outbound policy is gone or going). A new entry outside
  *    any tunnel is offered to reclassify-vpn, which records it if it falls
  *    in the selectors of a tunnel it has armed.
- *  - forward (FORWARD): tcpmss clamping (mss.c).
+ *  - forward (FORWARD, before the filter tables): a forwarded packet
+ *    that track would drop is dropped here already, before a firewall
+ *    rule sees it: nft's "flow add @ft" would otherwise offload the held
+ *    flow to a flowtable along its cleartext route, and from then on its
+ *    packets would skip POST_ROUTING and leave unprotected. Then tcpmss
+ *    clamping (mss.c).
  */
 
 static unsigned int vpnflow_nf_hold(void *priv, struct sk_buff *skb,
@@ -85,12 +90,29 @@ static bool vpnflow_flow_unsealed(const struct vpnflow_net *vn,
  * or nothing is tracked, and never an ESP or AH packet: those are the
  * tunnels' own, after encryption, and they need no flow lookup.
  */
+static bool vpnflow_may_leak_net(const struct vpnflow_net *vn)
+{
+	return READ_ONCE(vn->opts.preserve_vpn_flows) && atomic_read(&vn->nflows);
+}
+
 static bool vpnflow_may_leak(const struct vpnflow_net *vn, const struct nf_conn *ct)
 {
 	u8 proto = nf_ct_protonum(ct);
 
-	return READ_ONCE(vn->opts.preserve_vpn_flows) && atomic_read(&vn->nflows) &&
-	       proto != IPPROTO_ESP && proto != IPPROTO_AH;
+	return vpnflow_may_leak_net(vn) && proto != IPPROTO_ESP && proto != IPPROTO_AH;
+}
+
+/*
+ * Is f's packet, protected by no tunnel-mode SA (x NULL) and leaving by
+ * out, one to drop: its flow preserved, or unsealed?
+ */
+static bool vpnflow_flow_held(const struct vpnflow_net *vn, const struct vpnflow_flow *f,
+			      enum ip_conntrack_info ctinfo, const struct xfrm_state *x,
+			      const struct net_device *out)
+{
+	return f && !x && !vpnflow_dev_is_tunnel(out) &&
+	       (READ_ONCE(f->state) == VPNFLOW_FLOW_STATE_PRESERVED ||
+		vpnflow_flow_unsealed(vn, f, ctinfo));
 }
 
 static unsigned int vpnflow_nf_track(void *priv, struct sk_buff *skb,
@@ -120,9 +142,7 @@ static unsigned int vpnflow_nf_track(void *priv, struct sk_buff *skb,
 	if (f)
 		t = READ_ONCE(f->tun);	/* RCU keeps it valid */
 
-	if (f && !x && !vpnflow_dev_is_tunnel(state->out) &&
-	    (READ_ONCE(f->state) == VPNFLOW_FLOW_STATE_PRESERVED ||
-	     vpnflow_flow_unsealed(vn, f, ctinfo))) {
+	if (vpnflow_flow_held(vn, f, ctinfo, x, state->out)) {
 		/* Keep the flow, not the packet: no cleartext, no NAT. */
 		atomic64_inc(&vn->cnt.pkts_dropped);
 		return NF_DROP;
@@ -149,11 +169,32 @@ static unsigned int vpnflow_nf_track(void *priv, struct sk_buff *skb,
 	return NF_ACCEPT;
 }
 
-/* FORWARD: tcpmss on forwarded SYNs. */
+/*
+ * FORWARD: a held flow's packet goes no further than here (see the top of
+ * the file); tcpmss on forwarded SYNs. The route is known, so the out
+ * bundle is; a packet decrypted here carries its secpath: both are the
+ * tunnel's and pass, to resume their flow at POST_ROUTING.
+ */
 static unsigned int vpnflow_nf_forward(void *priv, struct sk_buff *skb,
 				       const struct nf_hook_state *state)
 {
-	return vpnflow_mss_clamp(priv, skb, state);
+	struct vpnflow_net *vn = priv;
+	enum ip_conntrack_info ctinfo;
+	const struct xfrm_state *x;
+	struct nf_conn *ct;
+
+	if (atomic_read(&vn->npreserved) || vpnflow_may_leak_net(vn)) {
+		ct = nf_ct_get(skb, &ctinfo);
+		if (ct && !nf_ct_is_template(ct) && nf_ct_is_confirmed(ct)) {
+			x = vpnflow_skb_out_state(skb) ?: vpnflow_skb_in_state(skb);
+			if (!x && vpnflow_flow_held(vn, vpnflow_flow_lookup(vn, ct), ctinfo,
+						    NULL, state->out)) {
+				atomic64_inc(&vn->cnt.pkts_dropped);
+				return NF_DROP;
+			}
+		}
+	}
+	return vpnflow_mss_clamp(vn, skb, state);
 }
 
 static const struct nf_hook_ops vpnflow_nf_ops_template[] = {

@@ -21,6 +21,12 @@
 #                  back
 #  restart         dpd_action = restart, keyingtries = 0: charon keeps
 #                  re-initiating through the outage
+#  reauth          break-before-make reauthentication (make_before_break
+#                  = no; triggered as reauth_time's timer does, without
+#                  a WAN outage): the old IKE_SA and CHILD_SA are deleted,
+#                  their policies with them, before the new ones exist
+#  children        two CHILD_SAs of one IKE_SA (TCP and UDP selectors of
+#                  the same subnets); both come back after the outage
 #  charon-restart  gwa's charon stops (its SAs and policies go with it;
 #                  the WAN stays up) and starts again, as `systemctl
 #                  restart strongswan` does
@@ -28,6 +34,13 @@
 #                  removed for the outage and written again with new SPIs
 #  nft             nftables-only gateways (meta ipsec, rt ipsec,
 #                  masquerade; no iptables rule)
+#  flowtable       nft's gateways with a flowtable (software offload of
+#                  established TCP): the flow is offloaded through the
+#                  tunnel, leaves the flowtable when its route goes stale
+#                  with the tunnel, is never offloaded along its cleartext
+#                  route while held (the module drops its packets at
+#                  FORWARD, before "flow add"), and is offloaded again
+#                  through the new tunnel
 #
 # VPNFLOW_SETUPS="NAME..." chooses (default: all); VPNFLOW_SETUPS_OFF=1
 # also runs each with preserve-vpn-flows off, to show what it does
@@ -38,7 +51,7 @@ require_vm
 command -v swanctl >/dev/null || ktap_skip_all "strongSwan (swanctl) not installed"
 command -v nft >/dev/null || ktap_skip_all "nftables not installed"
 
-setups=${VPNFLOW_SETUPS:-trap restart charon-restart xfrm nft}
+setups=${VPNFLOW_SETUPS:-trap restart reauth children charon-restart xfrm nft flowtable}
 with_off=${VPNFLOW_SETUPS_OFF:-0}
 # A shorter download and outage than preserve.sh's: still longer than the
 # hardened gateways' 10 s conntrack timeouts for unacknowledged data.
@@ -48,6 +61,10 @@ OUTAGE_EXTRA=${OUTAGE_EXTRA_SETUPS:-12}
 n=0
 for s in $setups; do
 	n=$((n + 5))
+	case $s in
+	reauth | children) n=$((n + 1)) ;;
+	flowtable) n=$((n + 3)) ;;
+	esac
 	[ "$with_off" = 0 ] || n=$((n + 1))
 done
 ktap_plan "$n"
@@ -84,6 +101,79 @@ restart_hooks()
 	flap_hook_reup() { busywait 90000 both_installed; }
 }
 
+# esp_spis NETNS: the SPIs of NETNS's ESP SAs (not larval ones).
+esp_spis() { ip -n "$1" xfrm state | awk '$1 == "proto" && $2 == "esp" && $4 != "0x00000000" { print $4 }' | sort; }
+
+# none_left NETNS SPIS: none of SPIS is an SA of NETNS any more.
+none_left() { [ -z "$(comm -12 <(esp_spis "$1") <(printf '%s\n' $2 | sort))" ]; }
+
+reauth_hooks()
+{
+	# No outage: the gap is the reauthentication's own.
+	OUTAGE_EXTRA=0
+	CHARON_OPTS="make_before_break = no"
+	flap_hook_setup()
+	{
+		gw_harden "$gwa" && gw_harden "$gwb" && ipsec_site_to_site
+	}
+	flap_hook_down()
+	{
+		spis_a=$(esp_spis "$gwa") spis_b=$(esp_spis "$gwb")
+		date +%s.%N >"$o.t-down"
+		# What charon does when reauth_time expires: the same task.
+		swanctl_ gwa --rekey --ike site --reauth >/dev/null 2>&1
+	}
+	# Gone: the old CHILD_SA's SAs, on both gateways.
+	flap_hook_gone() { none_left "$gwa" "$spis_a" && none_left "$gwb" "$spis_b"; }
+	flap_hook_reup() { busywait 60000 both_installed; }
+}
+
+# bbm_order MONITOR SINCE: in `ip -ts xfrm monitor` output, the first SA
+# deleted after SINCE (s) came before the first one added after it.
+bbm_order()
+{
+	python3 - "$1" "$2" <<-'PY'
+	import datetime, re, sys
+	first = None
+	for line in open(sys.argv[1], errors="replace"):
+	    m = re.match(r"\[([0-9T:.-]+)\] (Deleted |Updated )?src [0-9a-f.:]+ dst [0-9a-f.:]+\s*$", line)
+	    if not m:
+	        continue
+	    t = datetime.datetime.fromisoformat(m.group(1)).replace(
+	        tzinfo=datetime.timezone.utc).timestamp()
+	    if t > float(sys.argv[2]):
+	        first = m.group(2) or "added"
+	        break
+	sys.exit(0 if first == "Deleted " else 1)
+	PY
+}
+
+children_hooks()
+{
+	flap_hook_setup()
+	{
+		gw_harden "$gwa" && gw_harden "$gwb" && ipsec_site_to_site proto=tcp child2=net2/udp
+	}
+	flap_hook_first() { ipsec_up net && ipsec_up net2; }
+	flap_hook_reup() { ipsec_up net && ipsec_up net2; }
+	flap_hook_up()
+	{
+		local g
+		for g in gwa gwb; do
+			swanctl_ "$g" --list-sas >"$o.sas-$g" 2>&1
+		done
+	}
+}
+
+# one_ike_two_children FILE: `swanctl --list-sas` shows one IKE_SA, with
+# CHILD_SAs net and net2 installed.
+one_ike_two_children()
+{
+	[ "$(grep -c '^site: #' "$1")" = 1 ] &&
+		grep -q '^  *net: #[0-9]*, .*INSTALLED' "$1" &&
+		grep -q '^  *net2: #[0-9]*, .*INSTALLED' "$1"
+}
+
 charon_restart_hooks()
 {
 	flap_hook_down()
@@ -99,25 +189,6 @@ charon_restart_hooks()
 		ipsec_charon "$gwa" gwa &&
 			swanctl_ gwa --load-all --file "$IPSEC_DIR/gwa/swanctl.conf" >/dev/null 2>&1
 	}
-}
-
-# xfrm_tunnel NETNS LOCAL REMOTE LOCAL_LAN REMOTE_LAN SPI_OUT SPI_IN: an
-# ESP tunnel of SAs and policies written by hand, as a script without an
-# IKE daemon does (each SPI's key made from it, the same on both sides).
-xfrm_tunnel()
-{
-	local ns=$1 l=$2 r=$3 ll=$4 rl=$5 so=$6 si=$7 key
-	key() { printf '0x%08x%08x%08x%08x%08x' "$1" "$1" "$1" "$1" "$1"; }
-	ip -n "$ns" xfrm state add src "$l" dst "$r" proto esp spi "$so" reqid 7 mode tunnel \
-		aead 'rfc4106(gcm(aes))' "$(key "$so")" 128 &&
-	ip -n "$ns" xfrm state add src "$r" dst "$l" proto esp spi "$si" reqid 7 mode tunnel \
-		aead 'rfc4106(gcm(aes))' "$(key "$si")" 128 &&
-	ip -n "$ns" xfrm policy add src "$ll" dst "$rl" dir out \
-		tmpl src "$l" dst "$r" proto esp reqid 7 mode tunnel &&
-	ip -n "$ns" xfrm policy add src "$rl" dst "$ll" dir in \
-		tmpl src "$r" dst "$l" proto esp reqid 7 mode tunnel &&
-	ip -n "$ns" xfrm policy add src "$rl" dst "$ll" dir fwd \
-		tmpl src "$r" dst "$l" proto esp reqid 7 mode tunnel
 }
 
 xfrm_hooks()
@@ -154,6 +225,79 @@ nft_hooks()
 	}
 }
 
+# offloaded NETNS: the download's conntrack entry in NETNS is in the
+# flowtable ([OFFLOAD]).
+offloaded() { ip netns exec "$1" conntrack -L -p tcp --dport 5001 2>/dev/null | grep -q 'OFFLOAD'; }
+
+flowtable_hooks()
+{
+	flap_hook_setup()
+	{
+		gw_harden_nft "$gwa" && gw_harden_nft "$gwb" || return 1
+		local ns
+		for ns in "$gwa" "$gwb"; do
+			ip netns exec "$ns" nft -f - <<-'NFT' || return 1
+			table inet gw {
+				flowtable ft {
+					hook ingress priority 0
+					devices = { lan0, wan0 }
+				}
+				chain ft_add {
+					type filter hook forward priority filter - 1; policy accept;
+					ct state established meta l4proto tcp flow add @ft
+				}
+			}
+			NFT
+		done
+		ipsec_site_to_site
+	}
+	flap_hook_down()
+	{
+		offloaded "$gwa" && offloaded "$gwb" && echo 1 >"$o.ft-before"
+		wan_outage on
+	}
+	flap_hook_gone()
+	{
+		flap_sa_gone || return 1
+		# From here until the outage ends, the flow's offload flag on
+		# each gateway, sampled: once out of the flowtable (its stale
+		# route found by a packet), it must not come back before the
+		# tunnel does.
+		(
+			while [ ! -e "$o.ft-end" ]; do
+				echo "$(offloaded "$gwa" && echo 1 || echo 0) $(offloaded "$gwb" && echo 1 || echo 0)"
+				sleep 0.2
+			done
+		) >"$o.ft-outage" &
+		defer kill $!
+	}
+	flap_hook_restore() { touch "$o.ft-end"; wan_outage off; }
+	flap_hook_up()
+	{
+		busywait 60000 sh -c "$(declare -f offloaded); offloaded $gwa && offloaded $gwb" &&
+			echo 1 >"$o.ft-after"
+		ip netns exec "$gwa" conntrack -L -p tcp --dport 5001 >"$o.ct-gwa-after" 2>&1
+		ip netns exec "$gwb" conntrack -L -p tcp --dport 5001 >"$o.ct-gwb-after" 2>&1
+	}
+}
+
+# reoffloaded FILE: in flowtable's samples, a gateway's flag went from 0
+# back to 1 (or FILE is missing).
+reoffloaded()
+{
+	[ -e "$1" ] || return 0
+	awk '{ for (g = 1; g <= 2; g++) { if ($g == 0) out[g] = 1; else if (out[g]) bad = 1 } }
+		END { exit !bad }' "$1"
+}
+
+# ft_summary FILE: how the samples went, per gateway: "1 0" (offloaded,
+# then out of the flowtable), "1" (in it all along) and so on.
+ft_summary()
+{
+	awk '{ for (g = 1; g <= 2; g++) if ($g != last[g]) { seq[g] = seq[g] " " $g; last[g] = $g } }
+		END { printf "gwa:%s, gwb:%s (%d samples)", seq[1], seq[2], NR }' "$1" 2>/dev/null
+}
+
 # run SETUP MODE: the flap with SETUP's hooks, preserve MODE (on, off).
 run()
 {
@@ -185,6 +329,28 @@ for s in $setups; do
 	ktap_check "$s, preserve on: the flow was preserved and resumed on both gateways" \
 		sh -c "[ $(counter "$s" on gwa flows_preserved) -ge 1 ] && [ $(counter "$s" on gwb flows_preserved) -ge 1 ] &&
 		       [ $(counter "$s" on gwa flows_resumed) -ge 1 ] && [ $(counter "$s" on gwb flows_resumed) -ge 1 ]"
+	case $s in
+	reauth)
+		ktap_info "reauth, preserve on: the longest pause of data at the client: $(awk '$2 > m { m = $2 } END { print m + 0 }' "$tmp/$s/on.xfer.gaps" 2>/dev/null) s"
+		ktap_check "reauth: break-before-make: the old SAs went before the new ones were added" \
+			bbm_order "$tmp/$s/on.xfer.xfrm.gwa" "$(val "$s" on t-down 0)"
+		;;
+	flowtable)
+		ktap_check "flowtable: the flow was offloaded through the tunnel before the outage (both gateways)" \
+			test "$(val "$s" on ft-before 0)" = 1
+		ktap_info "flowtable, preserve on: offload flag during the outage: $(ft_summary "$tmp/$s/on.ft-outage")"
+		ktap_check "flowtable, preserve on: never offloaded again while the tunnel was away" \
+			sh -c "$(declare -f reoffloaded); ! reoffloaded $tmp/$s/on.ft-outage"
+		[ "$(val "$s" on ft-after 0)" = 1 ] ||
+			sed 's/^/# conntrack after: /' "$tmp/$s/on.ct-gwa-after" "$tmp/$s/on.ct-gwb-after"
+		ktap_check "flowtable, preserve on: offloaded again through the new tunnel (both gateways)" \
+			test "$(val "$s" on ft-after 0)" = 1
+		;;
+	children)
+		ktap_check "children: both CHILD_SAs (net TCP, net2 UDP) back in one IKE_SA on both gateways" \
+			sh -c "$(declare -f one_ike_two_children); one_ike_two_children $tmp/$s/on.sas-gwa && one_ike_two_children $tmp/$s/on.sas-gwb"
+		;;
+	esac
 	if [ "$with_off" = 1 ]; then
 		run "$s" off
 		ktap_info "$s, preserve off: got $(val "$s" off xfer nothing); resumed $(val "$s" off resume-ms) ms after the SAs; leaks $(val "$s" off leaks), NATed $(val "$s" off natted); torn down gwa $(counter "$s" off gwa flows_torn_down), gwb $(counter "$s" off gwb flows_torn_down)"

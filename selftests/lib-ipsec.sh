@@ -173,6 +173,7 @@ gw_harden_nft()
 # --- strongSwan ---
 # ipsec_charon NETNS NAME: start charon in NETNS with its own config in
 # $IPSEC_DIR/NAME (private /run, vici socket $IPSEC_DIR/NAME/vici).
+# CHARON_OPTS: more settings for its charon section, one per line.
 IPSEC_DIR=
 ipsec_init()
 {
@@ -195,6 +196,7 @@ ipsec_charon()
 		retransmit_timeout = 1.0
 		retransmit_tries = 2
 		retransmit_base = 1.4
+		${CHARON_OPTS:-}
 		filelog {
 			log {
 				path = $d/charon.log
@@ -234,6 +236,9 @@ swanctl_()
 # swanctl.conf, which includes every connection written so far.
 # Settings: conn= child= esp= ike= dpd=ACTION close=ACTION encap=yes|no
 # start=none|trap|start tries=N (keyingtries; 0: for ever)
+# proto=tcp|udp|... (both traffic selectors only that protocol)
+# child2=NAME/PROTO (a second CHILD_SA of the same IKE_SA, the same
+# subnets, protocol PROTO only)
 # if_id=N (route-based: xfrm interface) mark=N (route-based: VTI with key N)
 # inactivity=S life=S (CHILD_SA hard
 # lifetime, no rekeying) rekey=S
@@ -242,7 +247,7 @@ ipsec_conf()
 	local name=$1 local_addr=$2 remote_addr=$3 lts=$4 rts=$5
 	shift 5
 	local conn=site child=net esp=aes128gcm16 ike=aes128-sha256-ecp256 dpd=clear
-	local encap=no start=none close=none tries=1 if_id= mark= inactivity= life= rekey= kv extra
+	local encap=no start=none close=none tries=1 if_id= mark= inactivity= life= rekey= proto= child2= kv extra
 	for kv in "$@"; do
 		case $kv in
 		conn=*) conn=${kv#conn=} ;;
@@ -259,6 +264,8 @@ ipsec_conf()
 		inactivity=*) inactivity=${kv#inactivity=} ;;
 		life=*) life=${kv#life=} ;;
 		rekey=*) rekey=${kv#rekey=} ;;
+		proto=*) proto=[${kv#proto=}] ;;
+		child2=*) child2=${kv#child2=} ;;
 		esac
 	done
 	local me=$name peer d=$IPSEC_DIR/$name
@@ -270,6 +277,21 @@ ipsec_conf()
 	[ -z "$life" ] || extra+="life_time = $life"$'\n'"rekey_time = 0"$'\n'"rand_time = 0"$'\n'
 	[ -z "$rekey" ] || extra+="rekey_time = $rekey"$'\n'
 	mkdir -p "$d/conns"
+	# ipsec_child NAME TS_SUFFIX: one CHILD_SA's section.
+	ipsec_child()
+	{
+		cat <<-EOF
+		$1 {
+			local_ts = $lts$2
+			remote_ts = $rts$2
+			esp_proposals = $esp
+			dpd_action = $dpd
+			start_action = $start
+			close_action = $close
+			$extra
+		}
+		EOF
+	}
 	cat >"$d/conns/$conn.conf" <<-EOF
 	$conn {
 		version = 2
@@ -289,15 +311,8 @@ ipsec_conf()
 			id = $peer
 		}
 		children {
-			$child {
-				local_ts = $lts
-				remote_ts = $rts
-				esp_proposals = $esp
-				dpd_action = $dpd
-				start_action = $start
-				close_action = $close
-				$extra
-			}
+			$(ipsec_child "$child" "$proto")
+			$([ -z "$child2" ] || ipsec_child "${child2%/*}" "[${child2#*/}]")
 		}
 	}
 	EOF
@@ -364,6 +379,37 @@ ipsec_up()
 	return 1
 }
 
+# xfrm_tunnel NETNS LOCAL REMOTE LOCAL_LAN REMOTE_LAN SPI_OUT SPI_IN [REQID]:
+# an ESP tunnel of SAs and policies written by hand, as a script without
+# an IKE daemon does (each SPI's key made from it, the same on both sides).
+xfrm_tunnel()
+{
+	local ns=$1 l=$2 r=$3 ll=$4 rl=$5 so=$6 si=$7 reqid=${8:-7} key
+	key() { printf '0x%08x%08x%08x%08x%08x' "$1" "$1" "$1" "$1" "$1"; }
+	ip -n "$ns" xfrm state add src "$l" dst "$r" proto esp spi "$so" reqid "$reqid" mode tunnel \
+		aead 'rfc4106(gcm(aes))' "$(key "$so")" 128 &&
+	ip -n "$ns" xfrm state add src "$r" dst "$l" proto esp spi "$si" reqid "$reqid" mode tunnel \
+		aead 'rfc4106(gcm(aes))' "$(key "$si")" 128 &&
+	ip -n "$ns" xfrm policy add src "$ll" dst "$rl" dir out \
+		tmpl src "$l" dst "$r" proto esp reqid "$reqid" mode tunnel &&
+	ip -n "$ns" xfrm policy add src "$rl" dst "$ll" dir in \
+		tmpl src "$r" dst "$l" proto esp reqid "$reqid" mode tunnel &&
+	ip -n "$ns" xfrm policy add src "$rl" dst "$ll" dir fwd \
+		tmpl src "$r" dst "$l" proto esp reqid "$reqid" mode tunnel
+}
+
+# xfrm_tunnel_del NETNS LOCAL REMOTE LOCAL_LAN REMOTE_LAN SPI_OUT SPI_IN:
+# xfrm_tunnel's tunnel removed, policies first (as IKE daemons do).
+xfrm_tunnel_del()
+{
+	local ns=$1 l=$2 r=$3 ll=$4 rl=$5 so=$6 si=$7
+	ip -n "$ns" xfrm policy delete src "$ll" dst "$rl" dir out &&
+	ip -n "$ns" xfrm policy delete src "$rl" dst "$ll" dir in &&
+	ip -n "$ns" xfrm policy delete src "$rl" dst "$ll" dir fwd &&
+	ip -n "$ns" xfrm state delete src "$l" dst "$r" proto esp spi "$so" &&
+	ip -n "$ns" xfrm state delete src "$r" dst "$l" proto esp spi "$si"
+}
+
 # --- the download-across-a-flap scenario (selftests and make demo) ---
 XFER=$VPNFLOW_TOP/selftests/tools/xfer.py
 XFER_BYTES=${XFER_BYTES:-3000000}
@@ -395,6 +441,8 @@ xfer_server()
 # A set-up that loses its tunnel another way defines, before the call:
 #   flap_hook_down     take the tunnel down (default: wan_outage on)
 #   flap_hook_restore  end the outage (default: wan_outage off)
+#   flap_hook_gone     the tunnel is gone (default: flap_sa_gone, no ESP
+#                      SA left on either gateway)
 #   flap_hook_reup     bring the tunnel back, or wait for the IKE daemon
 #                      or the flow itself (an ACQUIRE) to do it; returns
 #                      non-zero if it does not come back (default: ipsec_up)
@@ -462,7 +510,11 @@ flap_download()
 	# mid-download however slow this shell is (the debug kernel).
 	[ -z "${XFER_GO:-}" ] || touch "$XFER_GO"
 	FLAP_SA_GONE=0
-	busywait 40000 flap_sa_gone && FLAP_SA_GONE=1
+	if declare -F flap_hook_gone >/dev/null; then
+		busywait 40000 flap_hook_gone && FLAP_SA_GONE=1
+	else
+		busywait 40000 flap_sa_gone && FLAP_SA_GONE=1
+	fi
 	if [ "$FLAP_SA_GONE" = 1 ]; then
 		flap_step "the tunnel's SAs are gone on both gateways; the outage lasts $OUTAGE_EXTRA s more"
 	else

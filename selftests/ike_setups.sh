@@ -319,6 +319,7 @@ for s in $setups; do
 	ktap_info "$s, preserve on: resumed $(val "$s" on resume-ms) ms after the tunnel's SAs were back; leaks $(val "$s" on leaks), NATed $(val "$s" on natted)"
 	ktap_check "$s: the tunnel went away and came back" \
 		test "$(val "$s" on sa-gone)" = 1 -a "$(val "$s" on back)" = 0
+	[ "$got" = "$expect" ] || sed "s/^/# $s end: /" "$tmp/$s/on.state-gwa" "$tmp/$s/on.state-gwb" 2>/dev/null
 	ktap_check "$s, preserve on: the download completes byte-exact" test "$got" = "$expect"
 	ktap_check "$s, preserve on: 0 packets of the flow in cleartext on the WAN" \
 		test "$(val "$s" on leaks)" = 0

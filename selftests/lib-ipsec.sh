@@ -557,7 +557,8 @@ flap_download()
 # seconds), .leaks, .natted, .resume-ms, .sa-gone, .back, .dmesg,
 # .ct-outage (gwb's conntrack during the outage), .conn-outage,
 # .ctx-outage (gwb's vpn-context), .ctx-after, .monitor (gwb's vpnsysopt
-# monitor), .cnt-gwa, .cnt-gwb.
+# monitor), .cnt-gwa, .cnt-gwb, .state-gwa, .state-gwb (conntrack,
+# FORWARD counters, SA and policy counts at the end).
 #
 # Another set-up than iptables-hardened gateways with swanctl tunnels
 # (dpd_action = clear, initiated by hand) defines, besides flap_download's
@@ -610,6 +611,17 @@ flap_scenario()
 		echo "$FLAP_SA_GONE" >"$o.sa-gone"
 		echo "$FLAP_TUNNEL_BACK" >"$o.back"
 		dmesg >"$o.dmesg"
+		# For a download that failed: what each gateway had at the end.
+		local g
+		for g in gwa gwb; do
+			{
+				echo "conntrack:"
+				ip netns exec "${!g}" conntrack -L 2>&1
+				echo "FORWARD:"
+				ip netns exec "${!g}" iptables -vnL FORWARD 2>&1
+				echo "xfrm: $(ip -n "${!g}" xfrm state | grep -c '^src') SAs, $(ip -n "${!g}" xfrm policy | grep -c '^src') policies"
+			} >"$o.state-$g"
+		done
 		if [ "$mode" != none ]; then
 			"$VPNSYSOPT" -n "$gwa" -j show counters >"$o.cnt-gwa"
 			"$VPNSYSOPT" -n "$gwb" -j show counters >"$o.cnt-gwb"

@@ -18,7 +18,8 @@
 # VPNFLOW_RESUME_OUTAGES: outages to run, in seconds of WAN outage (DPD
 # clears the tunnel about 10 s in; the rest is flap_download's
 # OUTAGE_EXTRA); default "30". make check-resume: "30 90 300".
-# VPNFLOW_RESUME_FAMILIES: default "4 6". VPNFLOW_RESUME_OFF=0: on only.
+# VPNFLOW_RESUME_FAMILIES: default "4 6". VPNFLOW_RESUME_OFF=0: on only
+# (the default with VPNFLOW_CORE=1).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-ipsec.sh"
 require_vm
@@ -26,7 +27,8 @@ command -v swanctl >/dev/null || ktap_skip_all "strongSwan (swanctl) not install
 
 OUTAGES=${VPNFLOW_RESUME_OUTAGES:-30}
 FAMILIES=${VPNFLOW_RESUME_FAMILIES:-4 6}
-RUN_OFF=${VPNFLOW_RESUME_OFF:-1}
+# Off too, but not in the core runs of the other kernels (VPNFLOW_CORE).
+RUN_OFF=${VPNFLOW_RESUME_OFF:-$((1 - VPNFLOW_CORE))}
 MAX_MS=${VPNFLOW_RESUME_MAX_MS:-1500}
 # Burst and per-drop hints (kmod/hint.c): the bound the counter must keep.
 HINT_BURST=15

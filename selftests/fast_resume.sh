@@ -20,6 +20,8 @@
 # OUTAGE_EXTRA); default "30". make check-resume: "30 90 300".
 # VPNFLOW_RESUME_FAMILIES: default "4 6". VPNFLOW_RESUME_OFF=0: on only
 # (the default with VPNFLOW_CORE=1).
+# A shorter download than preserve.sh's: the outage is what is measured.
+XFER_BYTES=${XFER_BYTES:-1200000}
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-ipsec.sh"
 require_vm
@@ -33,8 +35,6 @@ MAX_MS=${VPNFLOW_RESUME_MAX_MS:-1500}
 # Burst and per-drop hints (kmod/hint.c): the bound the counter must keep.
 HINT_BURST=15
 HINT_EACH=2
-# A shorter download than preserve.sh's: the outage is what is measured.
-XFER_BYTES=${XFER_BYTES:-1200000}
 
 n_out=$(wc -w <<<"$OUTAGES")
 n_fam=$(wc -w <<<"$FAMILIES")

@@ -19,7 +19,8 @@
 # clears the tunnel about 10 s in; the rest is flap_download's
 # OUTAGE_EXTRA); default "30". make check-resume: "30 90 300".
 # VPNFLOW_RESUME_FAMILIES: default "4 6". VPNFLOW_RESUME_OFF=0: on only
-# (the default with VPNFLOW_CORE=1).
+# (the default with VPNFLOW_CORE=1); VPNFLOW_RESUME_OFF_FAMILIES: the
+# families run off too (default: all).
 # A shorter download than preserve.sh's: the outage is what is measured.
 XFER_BYTES=${XFER_BYTES:-1200000}
 source "$(dirname "$0")/lib.sh"
@@ -31,6 +32,7 @@ OUTAGES=${VPNFLOW_RESUME_OUTAGES:-30}
 FAMILIES=${VPNFLOW_RESUME_FAMILIES:-4 6}
 # Off too, but not in the core runs of the other kernels (VPNFLOW_CORE).
 RUN_OFF=${VPNFLOW_RESUME_OFF:-$((1 - VPNFLOW_CORE))}
+OFF_FAMILIES=${VPNFLOW_RESUME_OFF_FAMILIES:-$FAMILIES}
 MAX_MS=${VPNFLOW_RESUME_MAX_MS:-1500}
 # Burst and per-drop hints (kmod/hint.c): the bound the counter must keep.
 HINT_BURST=15
@@ -76,11 +78,13 @@ hint_bound() { echo $(( 2 * 2 * HINT_BURST + HINT_EACH * $(counter "$1" gwb pkts
 
 for outage in $OUTAGES; do
 	OUTAGE_EXTRA=$(( outage > 20 ? outage - 10 : 10 ))
-	FLAP_IDLE=$(( outage + 60 ))
+	# Off, the sender's next retransmission may come TCP_RTO_MAX (120 s)
+	# after the tunnel is back: the client waits that long for data.
+	FLAP_IDLE=$(( outage + 150 ))
 	for fam in $FAMILIES; do
 		if [ "$fam" = 4 ]; then FLAP_DST=$IPSEC_SERVER; else FLAP_DST=$IPSEC_SERVER6; fi
 		name=v$fam-$outage
-		if [ "$RUN_OFF" = 1 ]; then
+		if [ "$RUN_OFF" = 1 ] && [[ " $OFF_FAMILIES " == *" $fam "* ]]; then
 			mkdir -p "$tmp/off-$name"
 			FR=0
 			flap_scenario on "$tmp/off-$name"

@@ -491,7 +491,7 @@ flap_download()
 	# longer than any outage here on the stock kernel but fast_resume.sh's
 	# long ones, scaled with VPNFLOW_SLOW for the debug kernel (DPD,
 	# re-keying and TCP's backed-off retransmission are slower).
-	timeout=$(( (XFER_BYTES / XFER_RATE + OUTAGE_EXTRA + 90) * VPNFLOW_SLOW ))
+	timeout=$(( (XFER_BYTES / XFER_RATE + OUTAGE_EXTRA + ${FLAP_IDLE:-60} + 30) * VPNFLOW_SLOW ))
 	ip netns exec "$client" python3 "$XFER" client "$dst" 5001 "$timeout" "$out" \
 		$((${FLAP_IDLE:-60} * VPNFLOW_SLOW)) &
 	FLAP_CLIENT=$!

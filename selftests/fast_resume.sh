@@ -40,7 +40,13 @@ HINT_EACH=2
 
 n_out=$(wc -w <<<"$OUTAGES")
 n_fam=$(wc -w <<<"$FAMILIES")
-ktap_plan $((n_out * n_fam * 6))
+n_off=0
+if [ "$RUN_OFF" = 1 ]; then
+	for fam in $FAMILIES; do
+		[[ " $OFF_FAMILIES " != *" $fam "* ]] || n_off=$((n_off + 1))
+	done
+fi
+ktap_plan $((n_out * (n_fam * 6 + n_off)))
 
 tmp=$(mktemp -d)
 defer rm -rf "$tmp"
@@ -88,7 +94,10 @@ for outage in $OUTAGES; do
 			mkdir -p "$tmp/off-$name"
 			FR=0
 			flap_scenario on "$tmp/off-$name"
-			ktap_info "IPv$fam ${outage}s fast-resume off: resumed $(cat "$tmp/off-$name/on.resume-ms") ms after the tunnel was back; download $(cat "$tmp/off-$name/on.xfer" 2>/dev/null); hints $(json_get icmp_hints "$tmp/off-$name/on.cnt-gwb")"
+			o=off-$name/on
+			ktap_info "IPv$fam ${outage}s fast-resume off: resumed $(cat "$tmp/$o.resume-ms") ms after the tunnel was back; download $(cat "$tmp/$o.xfer" 2>/dev/null); dropped gwb=$(counter "$o" gwb pkts_dropped)"
+			ktap_check "IPv$fam ${outage}s fast-resume off: no hint sent" \
+				sh -c "[ $(counter "$o" gwb icmp_hints) = 0 ] && [ $(counter "$o" gwa icmp_hints) = 0 ]"
 		fi
 		mkdir -p "$tmp/on-$name"
 		FR=1

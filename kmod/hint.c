@@ -202,9 +202,9 @@ static unsigned int vpnflow_hint_tcpoff(struct sk_buff *skb, u8 family)
 }
 
 /*
- * The track hook is about to drop @skb, a packet of held flow @f that
- * would leave unprotected. In POST_ROUTING only: that is a packet this
- * gateway forwards or sends towards the tunnel, whose source is the
+ * A hook is about to drop @skb, a packet of held flow @f that would
+ * leave unprotected. In FORWARD or POST_ROUTING only: that is a packet
+ * this gateway forwards or sends towards the tunnel, whose source is the
  * flow's inside endpoint (a packet dropped in LOCAL_IN came from outside
  * in cleartext: no answer goes back that way). Data or FIN segments only:
  * never SYN or RST, never another protocol, and not for a NATed flow
@@ -220,7 +220,8 @@ void vpnflow_hint_dropped(struct vpnflow_net *vn, struct vpnflow_flow *f,
 	struct tcphdr _th;
 	const struct tcphdr *th;
 
-	if (!READ_ONCE(vn->opts.fast_resume) || state->hook != NF_INET_POST_ROUTING ||
+	if (!READ_ONCE(vn->opts.fast_resume) ||
+	    (state->hook != NF_INET_POST_ROUTING && state->hook != NF_INET_FORWARD) ||
 	    nf_ct_protonum(ct) != IPPROTO_TCP || (ct->status & IPS_NAT_MASK))
 		return;
 	thoff = vpnflow_hint_tcpoff(skb, state->pf);

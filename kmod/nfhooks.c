@@ -187,15 +187,17 @@ static unsigned int vpnflow_nf_forward(void *priv, struct sk_buff *skb,
 	struct vpnflow_net *vn = priv;
 	enum ip_conntrack_info ctinfo;
 	const struct xfrm_state *x;
+	struct vpnflow_flow *f;
 	struct nf_conn *ct;
 
 	if (atomic_read(&vn->npreserved) || vpnflow_may_leak_net(vn)) {
 		ct = nf_ct_get(skb, &ctinfo);
 		if (ct && !nf_ct_is_template(ct) && nf_ct_is_confirmed(ct)) {
 			x = vpnflow_skb_out_state(skb) ?: vpnflow_skb_in_state(skb);
-			if (!x && vpnflow_flow_held(vn, vpnflow_flow_lookup(vn, ct), ctinfo,
-						    NULL, state->out)) {
+			f = x ? NULL : vpnflow_flow_lookup(vn, ct);
+			if (vpnflow_flow_held(vn, f, ctinfo, NULL, state->out)) {
 				atomic64_inc(&vn->cnt.pkts_dropped);
+				vpnflow_hint_dropped(vn, f, ct, ctinfo, skb, state);
 				return NF_DROP;
 			}
 		}

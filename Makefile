@@ -15,6 +15,7 @@
 #   make check-gateway        the packages on a booted Debian gateway image (install, reboot,
 #                             kernel upgrade, purge)
 #   make check-setups         the IKE and firewall set-ups' flaps with preserve off too
+#   make check-resume         fast-resume across 30, 90 and 300 s outages, IPv4 and IPv6
 #   make check-debug          the VM selftests on a KASAN/lockdep/kmemleak/UBSAN kernel
 #   make style / sparse       checkpatch and sparse on the module
 
@@ -26,7 +27,7 @@ VERSION := $(shell cat $(CURDIR)/VERSION)
 MODDIR  := $(DESTDIR)/lib/modules/$(KVER)/updates
 
 .PHONY: all module tools install uninstall dkms-src dkms-install dkms-remove clean regen \
-	check check-kernels check-gateway check-setups check-debug check-host check-spec style sparse deps demo bench bench-doc \
+	check check-kernels check-gateway check-setups check-resume check-debug check-host check-spec style sparse deps demo bench bench-doc \
 	deb
 
 all: module tools
@@ -136,6 +137,12 @@ check-gateway: deps
 # what each set-up does without it (make check runs it with on only).
 check-setups: deps
 	VPNFLOW_SETUPS_OFF=1 selftests/vm/check.sh selftests/ike_setups.sh
+
+# selftests/fast_resume.sh across 30, 90 and 300 s WAN outages (make check:
+# one of 30 s), fast-resume off and on, IPv4 and IPv6: about 45 minutes.
+check-resume: deps
+	VPNFLOW_RESUME_OUTAGES="30 90 300" VPNFLOW_TEST_TIMEOUT=4000 \
+		selftests/vm/check.sh selftests/fast_resume.sh
 
 # The selftests on a debug kernel built from Debian's linux-source-6.1
 # (cached); see docs/testing.md. Hours, not part of `make check`.

@@ -179,6 +179,7 @@ static void vpnflow_flow_resume_locked(struct vpnflow_net *vn, struct vpnflow_fl
 
 	lockdep_assert_held(&vn->tlock);
 	WRITE_ONCE(f->state, VPNFLOW_FLOW_STATE_ACTIVE);
+	WRITE_ONCE(f->hint_burst, 0);
 	list_del_init(&f->pnode);
 	f->tun->npreserved--;
 	atomic_dec(&vn->npreserved);
@@ -457,6 +458,7 @@ static noinline unsigned int vpnflow_flows_down_batch(struct vpnflow_net *vn,
 			if (f->state == VPNFLOW_FLOW_STATE_ACTIVE) {
 				f->preserved_at = now;
 				f->ct_timeout = 0;
+				WRITE_ONCE(f->hint_burst, 0);
 				WRITE_ONCE(f->state, VPNFLOW_FLOW_STATE_PRESERVED);
 				list_add_tail(&f->pnode, &vn->preserved);
 				news++;

@@ -49,6 +49,11 @@ struct vpnflow_tunnel;
  * @ct_timeout: conntrack's own timeout, saved by the hold hook while
  *	preserved (WRITE_ONCE()); READ_ONCE() at resume.
  * @bytes: bytes seen in both directions; atomic.
+ * @hint_burst: BIT(dir): fast-resume sent that direction's burst of
+ *	hints since the flow last went through a tunnel in it (hint.c);
+ *	atomic bitops, cleared with WRITE_ONCE() under vn->tlock.
+ * @hint_last: jiffies of that direction's last hints; cmpxchg() in the
+ *	data path.
  */
 struct vpnflow_flow {
 	struct rhash_head rnode;
@@ -68,6 +73,8 @@ struct vpnflow_flow {
 	u32 deadline;
 	u32 ct_timeout;
 	atomic64_t bytes;
+	unsigned long hint_burst;
+	unsigned long hint_last[IP_CT_DIR_MAX];
 };
 
 int vpnflow_flows_init(struct vpnflow_net *vn);

@@ -34,6 +34,8 @@ static int __net_init vpnflow_net_init(struct net *net)
 	mutex_init(&vn->work_lock);
 	vpnflow_params_defaults(&vn->opts);
 	spin_lock_init(&vn->tlock);
+	spin_lock_init(&vn->hint_lock);
+	vn->hint_window = jiffies - HZ;
 	hash_init(vn->tunnels);
 	INIT_LIST_HEAD(&vn->armed);
 	vpnflow_work_init(vn);

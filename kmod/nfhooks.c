@@ -14,6 +14,7 @@
 #include <net/xfrm.h>
 
 #include "flow.h"
+#include "hint.h"
 #include "mss.h"
 #include "nfhooks.h"
 #include "reclassify.h"
@@ -145,6 +146,7 @@ static unsigned int vpnflow_nf_track(void *priv, struct sk_buff *skb,
 	if (vpnflow_flow_held(vn, f, ctinfo, x, state->out)) {
 		/* Keep the flow, not the packet: no cleartext, no NAT. */
 		atomic64_inc(&vn->cnt.pkts_dropped);
+		vpnflow_hint_dropped(vn, f, ct, ctinfo, skb, state);
 		return NF_DROP;
 	}
 	/*
@@ -164,8 +166,12 @@ static unsigned int vpnflow_nf_track(void *priv, struct sk_buff *skb,
 	if (!x && !f && READ_ONCE(vn->narmed) && !nf_ct_is_confirmed(ct) &&
 	    !vpnflow_dev_is_tunnel(state->out))
 		vpnflow_reclassify_note(vn, ct);
-	if (f && x)
+	if (f && x) {
 		atomic64_add(skb->len, &f->bytes);
+		/* Through a tunnel again: fast-resume's next drop is a first. */
+		if (unlikely(READ_ONCE(f->hint_burst) & BIT(CTINFO2DIR(ctinfo))))
+			clear_bit(CTINFO2DIR(ctinfo), &f->hint_burst);
+	}
 	return NF_ACCEPT;
 }
 
@@ -181,15 +187,17 @@ static unsigned int vpnflow_nf_forward(void *priv, struct sk_buff *skb,
 	struct vpnflow_net *vn = priv;
 	enum ip_conntrack_info ctinfo;
 	const struct xfrm_state *x;
+	struct vpnflow_flow *f;
 	struct nf_conn *ct;
 
 	if (atomic_read(&vn->npreserved) || vpnflow_may_leak_net(vn)) {
 		ct = nf_ct_get(skb, &ctinfo);
 		if (ct && !nf_ct_is_template(ct) && nf_ct_is_confirmed(ct)) {
 			x = vpnflow_skb_out_state(skb) ?: vpnflow_skb_in_state(skb);
-			if (!x && vpnflow_flow_held(vn, vpnflow_flow_lookup(vn, ct), ctinfo,
-						    NULL, state->out)) {
+			f = x ? NULL : vpnflow_flow_lookup(vn, ct);
+			if (vpnflow_flow_held(vn, f, ctinfo, NULL, state->out)) {
 				atomic64_inc(&vn->cnt.pkts_dropped);
+				vpnflow_hint_dropped(vn, f, ct, ctinfo, skb, state);
 				return NF_DROP;
 			}
 		}

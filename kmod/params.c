@@ -35,6 +35,7 @@ static struct vpnflow_options vpnflow_defaults = {
 	.tcpmss			= 1380,
 	.tcpmss_minimum		= 0,
 	.preserve_timeout	= 3600,
+	.fast_resume		= 0,
 };
 
 static int vpnflow_param_set_flag(const char *val, const struct kernel_param *kp)
@@ -116,6 +117,8 @@ MODULE_PARM_DESC(preserve_timeout, "Default preserve timeout in seconds: 1-21474
 module_param_cb(tcpmss_tunneled_only, &vpnflow_param_flag_ops,
 		&vpnflow_defaults.tcpmss_tunneled_only, 0644);
 MODULE_PARM_DESC(tcpmss_tunneled_only, "Default of sysopt connection tcpmss tunneled-only (0)");
+module_param_cb(fast_resume, &vpnflow_param_flag_ops, &vpnflow_defaults.fast_resume, 0644);
+MODULE_PARM_DESC(fast_resume, "Default of sysopt connection preserve-vpn-flows fast-resume (0)");
 
 /*
  * The options a new namespace starts with. The parameter lock makes the

@@ -30,6 +30,7 @@ struct vpnflow_options {
 	u32 tcpmss;
 	u32 tcpmss_minimum;
 	u32 preserve_timeout;
+	u8 fast_resume;
 };
 
 struct vpnflow_counters {
@@ -50,6 +51,7 @@ struct vpnflow_counters {
 	atomic64_t reclassify_walks;	/* reclassify-vpn passes over the whole table */
 	atomic64_t reclassify_examined;	/* entries those and the other passes looked at */
 	atomic64_t reclassify_passes;	/* reclassify-vpn passes, walks or not */
+	atomic64_t icmp_hints;		/* fast-resume ICMP hints sent */
 };
 
 /**
@@ -108,6 +110,10 @@ struct vpnflow_counters {
  *	@work_lock, read under RCU by the data path.
  * @narmed: entries on @armed; written under @work_lock, READ_ONCE() in
  *	the data path.
+ * @hint_lock: fast-resume's budget of ICMP hints (hint.c); a spinlock
+ *	taken with BHs off, from the data path only.
+ * @hint_window: jiffies when the budget's current second began; @hint_lock.
+ * @hint_left: hints left in that second; @hint_lock.
  */
 struct vpnflow_net {
 	struct net *net;
@@ -146,6 +152,10 @@ struct vpnflow_net {
 
 	struct list_head armed;
 	unsigned int narmed;
+
+	spinlock_t hint_lock;		/* fast-resume's hint budget */
+	unsigned long hint_window;
+	unsigned int hint_left;
 };
 
 /* vn->revisit bits */

@@ -487,12 +487,13 @@ flap_download()
 	local mon=$out.xfrm
 	rm -f "$out" "$out.progress" "$out.gaps" "$mon".*
 	FLAP_LEAKS=-1 FLAP_NATTED=-1 FLAP_RESUME_MS=-1 FLAP_SA_GONE=0 FLAP_TUNNEL_BACK=1
-	# The client gives up after 60 s without data: longer than any outage
-	# here on the stock kernel, scaled with VPNFLOW_SLOW for the debug
-	# kernel (DPD, re-keying and TCP's backed-off retransmission are slower).
-	timeout=$(( (XFER_BYTES / XFER_RATE + OUTAGE_EXTRA + 90) * VPNFLOW_SLOW ))
+	# The client gives up after FLAP_IDLE (default 60) s without data:
+	# longer than any outage here on the stock kernel but fast_resume.sh's
+	# long ones, scaled with VPNFLOW_SLOW for the debug kernel (DPD,
+	# re-keying and TCP's backed-off retransmission are slower).
+	timeout=$(( (XFER_BYTES / XFER_RATE + OUTAGE_EXTRA + ${FLAP_IDLE:-60} + 30) * VPNFLOW_SLOW ))
 	ip netns exec "$client" python3 "$XFER" client "$dst" 5001 "$timeout" "$out" \
-		$((60 * VPNFLOW_SLOW)) &
+		$((${FLAP_IDLE:-60} * VPNFLOW_SLOW)) &
 	FLAP_CLIENT=$!
 	# The SAs as the kernel adds them, timestamped (TZ=UTC: read back as UTC).
 	TZ=UTC ip -n "$gwa" -ts xfrm monitor SA >"$mon.gwa" 2>&1 &
@@ -558,7 +559,9 @@ flap_download()
 # .ct-outage (gwb's conntrack during the outage), .conn-outage,
 # .ctx-outage (gwb's vpn-context), .ctx-after, .monitor (gwb's vpnsysopt
 # monitor), .cnt-gwa, .cnt-gwb, .state-gwa, .state-gwb (conntrack,
-# FORWARD counters, SA and policy counts at the end).
+# FORWARD counters, SA and policy counts at the end). FLAP_DST: the
+# server's address to download from (default IPSEC_SERVER; IPSEC_SERVER6
+# with an IPv6 tunnel set up by the hooks).
 #
 # Another set-up than iptables-hardened gateways with swanctl tunnels
 # (dpd_action = clear, initiated by hand) defines, besides flap_download's
@@ -604,7 +607,7 @@ flap_scenario()
 			defer kill $!
 		fi
 		dmesg -C
-		flap_download "$o.xfer"
+		flap_download "$o.xfer" ${FLAP_DST:-}
 		echo "$FLAP_LEAKS" >"$o.leaks"
 		echo "$FLAP_NATTED" >"$o.natted"
 		echo "$FLAP_RESUME_MS" >"$o.resume-ms"

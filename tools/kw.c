@@ -285,7 +285,7 @@ static void kw_help_walk(FILE *f, const struct kw *tbl, char *path,
 			fprintf(f, "  %s %s\n", path, k->arg);
 			if (kno)
 				fprintf(f, "  no %s\n", path);
-		} else if (!k->sub) {
+		} else if (!k->sub || k->fn) {	/* a command, maybe a prefix too */
 			fprintf(f, "  %s%s\n", kno ? "[no] " : "", path);
 		}
 		if (k->sub && !(k->flags & KW_OPTS))

@@ -3,6 +3,7 @@
  * vpnsysopt: the options of a network namespace.
  *
  *   [no] connection preserve-vpn-flows
+ *   [no] connection preserve-vpn-flows fast-resume
  *   [no] connection reclassify-vpn
  *   connection tcpmss N | no connection tcpmss
  *   connection tcpmss minimum N | no connection tcpmss minimum
@@ -66,6 +67,10 @@ static const struct opt_desc opt_desc[VPNFLOW_A_OPTIONS_MAX + 1] = {
 		"sysopt connection tcpmss tunneled-only",
 		"tcpmss_tunneled_only", OPT_BOOL, 0,
 	},
+	[VPNFLOW_A_OPTIONS_FAST_RESUME] = {
+		"sysopt connection preserve-vpn-flows fast-resume",
+		"fast_resume", OPT_BOOL, 0,
+	},
 };
 
 /* "show running-config" order: the ASA's, then the Linux-only options. */
@@ -74,6 +79,7 @@ static const int opt_order[] = {
 	VPNFLOW_A_OPTIONS_TCPMSS_MINIMUM,
 	VPNFLOW_A_OPTIONS_RECLASSIFY_VPN,
 	VPNFLOW_A_OPTIONS_PRESERVE_VPN_FLOWS,
+	VPNFLOW_A_OPTIONS_FAST_RESUME,
 	VPNFLOW_A_OPTIONS_TCPMSS_AUTO,
 	VPNFLOW_A_OPTIONS_TCPMSS_TUNNELED_ONLY,
 	VPNFLOW_A_OPTIONS_PRESERVE_TIMEOUT,
@@ -190,8 +196,21 @@ static int opt_mss(struct vs *vs, int argc, char **argv, int attr)
 	return rc ? rc : opt_set(vs, attr, vs->no ? 0 : mss);
 }
 
+static int do_fast_resume(struct vs *vs, int argc, char **argv)
+{
+	return opt_flag(vs, argc, argv, VPNFLOW_A_OPTIONS_FAST_RESUME);
+}
+
+static const struct kw preserve_kw[] = {
+	{ .name = "fast-resume", .fn = do_fast_resume, .flags = KW_NO },
+	KW_END
+};
+
+/* "[no] ... preserve-vpn-flows [fast-resume]" */
 static int do_preserve(struct vs *vs, int argc, char **argv)
 {
+	if (argc)
+		return kw_dispatch(vs, preserve_kw, argc, argv, NULL);
 	return opt_flag(vs, argc, argv, VPNFLOW_A_OPTIONS_PRESERVE_VPN_FLOWS);
 }
 
@@ -232,7 +251,8 @@ static int do_tcpmss(struct vs *vs, int argc, char **argv)
 
 /* "tcpmss" takes a value or one of tcpmss_kw's words (do_tcpmss()). */
 const struct kw connection_kw[] = {
-	{ .name = "preserve-vpn-flows", .fn = do_preserve, .flags = KW_NO },
+	{ .name = "preserve-vpn-flows", .fn = do_preserve,
+	  .flags = KW_NO, .sub = preserve_kw },
 	{ .name = "reclassify-vpn", .fn = do_reclassify, .flags = KW_NO },
 	{ .name = "tcpmss", .fn = do_tcpmss,
 	  .flags = KW_NO, .sub = tcpmss_kw, .arg = MSS_HELP },

@@ -264,13 +264,16 @@ conf all.conf "# every option, some twice: the last line wins" \
 	"connection preserve-vpn-flows" "no connection reclassify-vpn" \
 	"connection tcpmss 1300" "connection tcpmss minimum 400" \
 	"sysopt connection tcpmss auto" "timeout preserve-vpn-flows 1:00:00" \
-	"" "connection tcpmss 1200  # not 1300" "timeout preserve-vpn-flows 1:30:00"
-all_req='cmd=2 flags=0x5 preserve-vpn-flows=1 reclassify-vpn=0 tcpmss=1200 tcpmss-minimum=400 tcpmss-auto=1 preserve-timeout=5400'
+	"" "connection tcpmss 1200  # not 1300" "timeout preserve-vpn-flows 1:30:00" \
+	"connection preserve-vpn-flows fast-resume"
+all_req='cmd=2 flags=0x5 preserve-vpn-flows=1 reclassify-vpn=0 tcpmss=1200 tcpmss-minimum=400 tcpmss-auto=1 preserve-timeout=5400 fast-resume=1'
 all_run='sysopt connection tcpmss 1200
 sysopt connection tcpmss minimum 400
 no sysopt connection reclassify-vpn
 sysopt connection preserve-vpn-flows
+sysopt connection preserve-vpn-flows fast-resume
 sysopt connection tcpmss auto
+no sysopt connection tcpmss tunneled-only
 timeout preserve-vpn-flows 1:30:00'
 conf one.conf "conn pres"
 conf comments.conf "# nothing to do" ""
@@ -297,6 +300,13 @@ expect_log "-f of one line"		"cmd=2 flags=0x5 preserve-vpn-flows=1"
 expect "-f of comments only"		0 "" -f "$tmp/comments.conf"
 expect_log "-f of comments only sends nothing" ""
 expect "the rest keeps its values"	0 "sysopt connection preserve-vpn-flows" show running-config
+expect "fast-resume on"			0 "" connection preserve-vpn-flows fast-resume
+expect_log "fast-resume sends its option alone" "cmd=2 flags=0x5 fast-resume=1"
+expect "running-config: fast-resume right after preserve-vpn-flows" 0 "sysopt connection preserve-vpn-flows
+sysopt connection preserve-vpn-flows fast-resume" show running-config
+expect "no fast-resume"			0 "" no connection preserve-vpn-flows fast-resume
+expect_log "no fast-resume sends 0"	"cmd=2 flags=0x5 fast-resume=0"
+expect "running-config without fast-resume" 0 "sysopt connection preserve-vpn-flows" show running-config
 
 V connection tcpmss 500 > /dev/null 2>&1
 expect "-f: one request, so line order does not matter" 0 "" -f "$tmp/order.conf"

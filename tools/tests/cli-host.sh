@@ -139,7 +139,9 @@ case_ "incomplete connection"		1 'expected "preserve-vpn-flows", "reclassify-vpn
 case_ "incomplete tcpmss"		1 'expected "minimum", "auto", "tunneled-only" or a number (0 or 48-65535)' connection tcpmss
 case_ "missing tcpmss minimum value"	1 'incomplete command; expected a number (0 or 48-65535)' connection tcpmss minimum
 case_ "missing timeout value"		1 'expected H:MM:SS or SECONDS' timeout preserve-vpn-flows
-case_ "extra word"			1 'unexpected "extra" at the end of the command' connection preserve-vpn-flows extra
+case_ "extra word"			1 'unexpected "extra" at the end of the command' connection reclassify-vpn extra
+case_ "unknown word after preserve-vpn-flows" 1 'unknown keyword "extra"; expected "fast-resume"' connection preserve-vpn-flows extra
+case_ "extra word after fast-resume"	1 'unexpected "extra" at the end of the command' connection preserve-vpn-flows fast-resume extra
 case_ "extra word after a value"	1 'unexpected "1400"' connection tcpmss 1380 1400
 case_ "no is not valid with show"	1 '"no" is not valid with "show"' no show running-config
 case_ "no is not valid with help"	1 '"no" is not valid with "help"' no help
@@ -218,6 +220,9 @@ case_ "run-config line: tcpmss"		3 "$nomod" sysopt connection tcpmss 1380
 case_ "run-config line: tcpmss minimum"	3 "$nomod" sysopt connection tcpmss minimum 0
 case_ "run-config line: reclassify-vpn"	3 "$nomod" sysopt connection reclassify-vpn
 case_ "run-config line: no preserve"	3 "$nomod" no sysopt connection preserve-vpn-flows
+case_ "run-config line: fast-resume"	3 "$nomod" sysopt connection preserve-vpn-flows fast-resume
+case_ "run-config line: no fast-resume"	3 "$nomod" no sysopt connection preserve-vpn-flows fast-resume
+case_ "fast-resume abbreviated"		3 "$nomod" conn pres fast
 case_ "run-config line: no tcpmss auto"	3 "$nomod" no sysopt connection tcpmss auto
 case_ "run-config line: timeout"	3 "$nomod" timeout preserve-vpn-flows 1:00:00
 case_ "clear counters"			3 "$nomod" clear counters
@@ -263,7 +268,7 @@ conf noshow.conf "no show counters"
 conf bogus.conf "bogus"
 conf s.conf "s connection preserve-vpn-flows"
 conf missing.conf "connection tcpmss minimum"
-conf trailing.conf "connection preserve-vpn-flows now"
+conf trailing.conf "connection reclassify-vpn now"
 conf hash.conf "connection preserve-vpn-flows# no space before the comment"
 printf 'connection preserve-vpn-flows\r\nno connection tcpmss auto\r\n' > "$tmp/crlf.conf"
 printf 'connection preserve-vpn-flows' > "$tmp/noeol.conf"

@@ -243,9 +243,9 @@ static void getfamily(const struct mnl_socket *sk, const struct nlmsghdr *req)
 	ack(sk, req, 0, NULL);
 }
 
-/* Options: the six this fake module has (a real one may have more). */
+/* Options: the eight this fake module has (a real one may have more). */
 
-#define FAKE_OPTS_MAX	VPNFLOW_A_OPTIONS_PRESERVE_TIMEOUT
+#define FAKE_OPTS_MAX	VPNFLOW_A_OPTIONS_FAST_RESUME
 
 static const char *const opt_names[FAKE_OPTS_MAX + 1] = {
 	[VPNFLOW_A_OPTIONS_PRESERVE_VPN_FLOWS]	= "preserve-vpn-flows",
@@ -254,13 +254,17 @@ static const char *const opt_names[FAKE_OPTS_MAX + 1] = {
 	[VPNFLOW_A_OPTIONS_TCPMSS_MINIMUM]	= "tcpmss-minimum",
 	[VPNFLOW_A_OPTIONS_TCPMSS_AUTO]		= "tcpmss-auto",
 	[VPNFLOW_A_OPTIONS_PRESERVE_TIMEOUT]	= "preserve-timeout",
+	[VPNFLOW_A_OPTIONS_TCPMSS_TUNNELED_ONLY] = "tcpmss-tunneled-only",
+	[VPNFLOW_A_OPTIONS_FAST_RESUME]		= "fast-resume",
 };
 
 static int opt_is_u8(int attr)
 {
 	return attr == VPNFLOW_A_OPTIONS_PRESERVE_VPN_FLOWS ||
 	       attr == VPNFLOW_A_OPTIONS_RECLASSIFY_VPN ||
-	       attr == VPNFLOW_A_OPTIONS_TCPMSS_AUTO;
+	       attr == VPNFLOW_A_OPTIONS_TCPMSS_AUTO ||
+	       attr == VPNFLOW_A_OPTIONS_TCPMSS_TUNNELED_ONLY ||
+	       attr == VPNFLOW_A_OPTIONS_FAST_RESUME;
 }
 
 /* VPNFLOW_FAKE_STATE, or NULL if unset or empty. */

@@ -95,7 +95,7 @@ res=$log/vm
 mkdir -p "$res"
 cp kmod/vpnflow_preserve.ko tools/vpnsysopt "$res/"
 selftests/vm/run-vm.sh -k "$kver" -t 4800 -r "$res" -- \
-	env VPNFLOW_DKMS=$dkms RR_VTI="${RR_VTI:-0}" VPNFLOW_SETUPS_OFF="${VPNFLOW_SETUPS_OFF:-0}" VPNFLOW_SETUPS="${VPNFLOW_SETUPS:-}" VPNFLOW_KO=/mnt/vpnflow_preserve.ko VPNSYSOPT=/mnt/vpnsysopt \
+	env VPNFLOW_DKMS=$dkms RR_VTI="${RR_VTI:-0}" VPNFLOW_SETUPS_OFF="${VPNFLOW_SETUPS_OFF:-0}" VPNFLOW_SETUPS="${VPNFLOW_SETUPS:-}" VPNFLOW_LIBRESWAN_ROOT="$(selftests/vm/libreswan.sh -p)" VPNFLOW_KO=/mnt/vpnflow_preserve.ko VPNSYSOPT=/mnt/vpnsysopt \
 	selftests/vm/guest-run.sh "${tests[@]}" | grep --line-buffered -v $'\e'
 vm_verdict "selftests in the VM" "$res"
 

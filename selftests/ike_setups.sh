@@ -209,6 +209,18 @@ run()
 	)
 }
 
+# lsw_log_tail DIR: the end of the pluto logs kept in DIR (LSW_LOGS), as
+# KTAP comments, for a set-up whose tunnel did not do what it should.
+lsw_log_tail()
+{
+	local f
+	for f in "$1"/*-pluto.log; do
+		[ -f "$f" ] || continue
+		ktap_info "${f##*/}:"
+		grep -v -E '^[A-Z][a-z]{2} [ 0-9]{2} [0-9:.]+:   ' "$f" | tail -n 25 | sed 's/^/#   /'
+	done
+}
+
 val() { cat "$tmp/$1/$2.$3" 2>/dev/null || echo "${4:-?}"; }
 counter() { json_get "$4" "$tmp/$1/$2.cnt-$3" || echo -1; }
 
@@ -223,10 +235,11 @@ for s in $setups; do
 		done
 		continue
 	fi
-	run "$s" on
+	LSW_LOGS=$tmp/$s run "$s" on
 	got=$(cut -d' ' -f1,2 "$tmp/$s/on.xfer" 2>/dev/null)
 	ktap_info "$s, preserve on: got $(val "$s" on xfer nothing) (bytes sha256 s), want $expect"
 	ktap_info "$s, preserve on: resumed $(val "$s" on resume-ms) ms after the tunnel's SAs were back; leaks $(val "$s" on leaks), NATed $(val "$s" on natted)"
+	[ "$(val "$s" on sa-gone)" = 1 ] && [ "$(val "$s" on back)" = 0 ] || lsw_log_tail "$tmp/$s"
 	ktap_check "$s: the tunnel went away and came back" \
 		test "$(val "$s" on sa-gone)" = 1 -a "$(val "$s" on back)" = 0
 	ktap_check "$s, preserve on: the download completes byte-exact" test "$got" = "$expect"

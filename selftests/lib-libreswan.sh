@@ -51,33 +51,34 @@ lsw_conf()
 	[ "$name" = gwa ] && peer=gwb || peer=gwa
 	[ -z "$ifn" ] || extra="ipsec-interface=$ifn"
 	mkdir -p "$d/run" "$d/nss" "$d/ipsec.d" "$d/libexec/ipsec"
+	# <<- strips tabs only: the settings are indented with spaces.
 	cat >"$d/ipsec.conf" <<-EOF
 	config setup
-		logfile=$d/pluto.log
-		logtime=yes
-		dumpdir=$d/run
-		uniqueids=yes
+	    logfile=$d/pluto.log
+	    logtime=yes
+	    dumpdir=$d/run
+	    uniqueids=yes
 
 	conn site
-		keyexchange=ikev2
-		authby=secret
-		left=$l
-		leftid=@$me
-		leftsubnet=$lts
-		leftupdown=%disabled
-		right=$r
-		rightid=@$peer
-		rightsubnet=$rts
-		ike=aes128-sha2_256;dh19
-		esp=aes_gcm128
-		dpddelay=2
-		dpdtimeout=10
-		dpdaction=$dpd
-		retransmit-interval=500
-		retransmit-timeout=5
-		keyingtries=%forever
-		auto=$auto
-		$extra
+	    ikev2=insist
+	    authby=secret
+	    left=$l
+	    leftid=@$me
+	    leftsubnet=$lts
+	    leftupdown=%disabled
+	    right=$r
+	    rightid=@$peer
+	    rightsubnet=$rts
+	    ike=aes128-sha2_256;dh19
+	    esp=aes_gcm128
+	    dpddelay=2
+	    dpdtimeout=10
+	    dpdaction=$dpd
+	    retransmit-interval=500
+	    retransmit-timeout=5
+	    keyingtries=%forever
+	    auto=$auto
+	    $extra
 	EOF
 	cat >"$d/ipsec.secrets" <<-EOF
 	@gwa @gwb : PSK "vpnflow-selftest-psk-not-secret"
@@ -100,6 +101,9 @@ lsw_pluto()
 		--nssdir "$d/nss" --ipsecdir "$d/ipsec.d" --secretsfile "$d/ipsec.secrets" \
 		>"$d/stdout" 2>&1 &
 	echo $! >"$d/pid"
+	# LSW_LOGS=DIR: pluto's log is kept there as NAME-pluto.log (after
+	# pluto has stopped).
+	[ -z "${LSW_LOGS:-}" ] || defer "cp $d/pluto.log $LSW_LOGS/$2-pluto.log"
 	defer "kill \$(cat $d/pid) 2>/dev/null; sleep 0.2; kill -9 \$(cat $d/pid) 2>/dev/null"
 	busywait 20000 test -S "$d/run/pluto.ctl"
 }

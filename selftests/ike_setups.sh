@@ -28,6 +28,18 @@
 #                  removed for the outage and written again with new SPIs
 #  nft             nftables-only gateways (meta ipsec, rt ipsec,
 #                  masquerade; no iptables rule)
+#  libreswan       libreswan's pluto instead of charon on both gateways
+#                  (lib-libreswan.sh): policy-based, IKEv2, PSK,
+#                  auto=start and dpdaction=restart on both; pluto
+#                  re-initiates by itself after the outage
+#  libreswan-charon  pluto on gwa (auto=start, dpdaction=restart), charon
+#                  on gwb (dpd_action = clear): the two daemons together
+#  libreswan-ondemand  pluto on both, auto=ondemand, dpdaction=clear:
+#                  trap policies, as strongSwan's trap
+#
+# The libreswan set-ups run pluto from the package that
+# selftests/vm/libreswan.sh extracted (scripts/deps.sh runs it): without
+# it they are skipped.
 #
 # VPNFLOW_SETUPS="NAME..." chooses (default: all); VPNFLOW_SETUPS_OFF=1
 # also runs each with preserve-vpn-flows off, to show what it does
@@ -160,6 +172,7 @@ nft_hooks()
 # trying through the outage.
 libreswan_hooks()
 {
+	timed_outage
 	flap_hook_setup()
 	{
 		gw_harden "$gwa" && gw_harden "$gwb" && lsw_site_to_site auto=start dpd=restart
@@ -172,6 +185,7 @@ libreswan_hooks()
 # on gwb answering it (dpd_action = clear, as by default here).
 libreswan_charon_hooks()
 {
+	timed_outage
 	flap_hook_setup()
 	{
 		gw_harden "$gwa" && gw_harden "$gwb" || return 1
@@ -192,6 +206,7 @@ libreswan_charon_hooks()
 # back.
 libreswan_ondemand_hooks()
 {
+	timed_outage
 	flap_hook_setup()
 	{
 		gw_harden "$gwa" && gw_harden "$gwb" && lsw_site_to_site auto=ondemand dpd=clear
@@ -201,12 +216,53 @@ libreswan_ondemand_hooks()
 }
 
 # run SETUP MODE: the flap with SETUP's hooks, preserve MODE (on, off).
+# pluto's logs are kept in DIR/MODE.logs (LSW_LOGS).
 run()
 {
 	(
 		"${1//-/_}_hooks"
+		LSW_LOGS=$tmp/$1/$2.logs
+		mkdir -p "$LSW_LOGS"
+		FLAP_T=$tmp/$1/$2
 		flap_scenario "$2" "$tmp/$1"
 	)
+}
+
+# timed_outage: flap_hook_down and flap_hook_restore as by default (the
+# WAN fails), noting when (FLAP_T.t-down, FLAP_T.t-restore) for
+# sa_timing.
+timed_outage()
+{
+	flap_hook_down() { echo "$EPOCHREALTIME" >"$FLAP_T.t-down"; wan_outage on; }
+	flap_hook_restore() { echo "$EPOCHREALTIME" >"$FLAP_T.t-restore"; wan_outage off; }
+}
+
+# sa_timing DIR MODE: "SAs gone X s into the outage, back Y s after it"
+# from timed_outage's times and both gateways' `ip xfrm monitor` (the
+# last SA deleted during the outage; the later gateway's second SA added
+# after it).
+sa_timing()
+{
+	local o=$1/$2 td tr ta tb
+	td=$(cat "$o.t-down" 2>/dev/null) && tr=$(cat "$o.t-restore" 2>/dev/null) || return 0
+	ta=$(flap_sa_added "$o.xfer.xfrm.gwa" "$tr")
+	tb=$(flap_sa_added "$o.xfer.xfrm.gwb" "$tr")
+	python3 - "$td" "$tr" "${ta:-0}" "${tb:-0}" "$o.xfer.xfrm.gwa" "$o.xfer.xfrm.gwb" <<-'PY'
+	import datetime, re, sys
+	td, tr, ta, tb = map(float, sys.argv[1:5])
+	gone = 0
+	for f in sys.argv[5:]:
+	    for line in open(f, errors="replace"):
+	        m = re.match(r"\[([0-9T:.-]+)\] Deleted src", line)
+	        if m:
+	            t = datetime.datetime.fromisoformat(m.group(1)).replace(
+	                tzinfo=datetime.timezone.utc).timestamp()
+	            if td < t < tr:
+	                gone = max(gone, t)
+	g = f"{gone - td:.1f} s" if gone else "?"
+	b = f"{max(ta, tb) - tr:.1f} s" if ta and tb else "?"
+	print(f"SAs gone {g} into the outage, back {b} after it")
+	PY
 }
 
 # lsw_log_tail DIR: the end of the pluto logs kept in DIR (LSW_LOGS), as
@@ -235,11 +291,12 @@ for s in $setups; do
 		done
 		continue
 	fi
-	LSW_LOGS=$tmp/$s run "$s" on
+	run "$s" on
 	got=$(cut -d' ' -f1,2 "$tmp/$s/on.xfer" 2>/dev/null)
 	ktap_info "$s, preserve on: got $(val "$s" on xfer nothing) (bytes sha256 s), want $expect"
 	ktap_info "$s, preserve on: resumed $(val "$s" on resume-ms) ms after the tunnel's SAs were back; leaks $(val "$s" on leaks), NATed $(val "$s" on natted)"
-	[ "$(val "$s" on sa-gone)" = 1 ] && [ "$(val "$s" on back)" = 0 ] || lsw_log_tail "$tmp/$s"
+	[ ! -f "$tmp/$s/on.t-down" ] || ktap_info "$s, preserve on: $(sa_timing "$tmp/$s" on)"
+	[ "$(val "$s" on sa-gone)" = 1 ] && [ "$(val "$s" on back)" = 0 ] || lsw_log_tail "$tmp/$s/on.logs"
 	ktap_check "$s: the tunnel went away and came back" \
 		test "$(val "$s" on sa-gone)" = 1 -a "$(val "$s" on back)" = 0
 	ktap_check "$s, preserve on: the download completes byte-exact" test "$got" = "$expect"

@@ -13,7 +13,9 @@
 #  | client |-----|    gwa    |=====|  wan  |=====|    gwb    |-----| server |
 #  | .2     | lan | 192.0.2.1 | ESP |router | ESP |203.0.113.2| lan | .66    |
 #  +--------+     +-----------+     +-------+     +-----------+     +--------+
-#  The wan router counts LAN traffic in cleartext and MASQUERADEd.
+#  The wan router counts LAN traffic in cleartext and MASQUERADEd. The
+#  gateways' IKE daemon is strongSwan's charon, or libreswan's pluto in
+#  the libreswan set-ups.
 #
 #  trap            strongSwan start_action, dpd_action and close_action =
 #                  trap: after DPD only trap policies are left, and the
@@ -36,12 +38,16 @@
 #                  on gwb (dpd_action = clear): the two daemons together
 #  libreswan-ondemand  pluto on both, auto=ondemand, dpdaction=clear:
 #                  trap policies, as strongSwan's trap
+#  libreswan-xfrmi  route-based: pluto on both with ipsec-interface=5
+#                  (an xfrm interface, the remote LAN routed into it),
+#                  auto=start, dpdaction=restart; not in the default list
 #
 # The libreswan set-ups run pluto from the package that
 # selftests/vm/libreswan.sh extracted (scripts/deps.sh runs it): without
 # it they are skipped.
 #
-# VPNFLOW_SETUPS="NAME..." chooses (default: all); VPNFLOW_SETUPS_OFF=1
+# VPNFLOW_SETUPS="NAME..." chooses (default: all but libreswan-xfrmi);
+# VPNFLOW_SETUPS_OFF=1
 # also runs each with preserve-vpn-flows off, to show what it does
 # without (make check-setups).
 source "$(dirname "$0")/lib.sh"
@@ -51,7 +57,7 @@ require_vm
 command -v swanctl >/dev/null || ktap_skip_all "strongSwan (swanctl) not installed"
 command -v nft >/dev/null || ktap_skip_all "nftables not installed"
 
-setups=${VPNFLOW_SETUPS:-trap restart charon-restart xfrm nft}
+setups=${VPNFLOW_SETUPS:-trap restart charon-restart xfrm nft libreswan libreswan-charon libreswan-ondemand}
 with_off=${VPNFLOW_SETUPS_OFF:-0}
 # A shorter download and outage than preserve.sh's: still longer than the
 # hardened gateways' 10 s conntrack timeouts for unacknowledged data.
@@ -212,6 +218,31 @@ libreswan_ondemand_hooks()
 		gw_harden "$gwa" && gw_harden "$gwb" && lsw_site_to_site auto=ondemand dpd=clear
 	}
 	flap_hook_first() { lsw_up; }
+	flap_hook_reup() { busywait 90000 gws_installed; }
+}
+
+# libreswan-xfrmi: route-based, ipsec-interface=5 on both (pluto uses
+# the ipsec5 xfrm interface made here, if_id 5, and leaves it in place;
+# the remote LAN is routed into it), auto=start, dpdaction=restart.
+libreswan_xfrmi_hooks()
+{
+	timed_outage
+	flap_hook_setup()
+	{
+		local ns lan
+		gw_harden "$gwa" && gw_harden "$gwb" || return 1
+		for ns in "$gwa" "$gwb"; do
+			[ "$ns" = "$gwa" ] && lan=$IPSEC_B_LAN || lan=$IPSEC_A_LAN
+			ip -n "$ns" link add ipsec5 type xfrm dev wan0 if_id 5 &&
+				ip -n "$ns" link set ipsec5 up &&
+				ip -n "$ns" route add "$lan" dev ipsec5 || return 1
+			# What the gateway forwards through the interface is allowed.
+			ip netns exec "$ns" iptables -I FORWARD -o ipsec5 -j ACCEPT
+			ip netns exec "$ns" iptables -I FORWARD -i ipsec5 -j ACCEPT
+		done
+		lsw_site_to_site auto=start dpd=restart if=5
+	}
+	flap_hook_first() { busywait 60000 gws_installed || lsw_up; }
 	flap_hook_reup() { busywait 90000 gws_installed; }
 }
 

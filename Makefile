@@ -136,12 +136,13 @@ check-gateway: deps
 # selftests/ike_setups.sh with preserve-vpn-flows off as well as on, for
 # what each set-up does without it (make check runs it with on only).
 check-setups: deps
-	VPNFLOW_SETUPS_OFF=1 selftests/vm/check.sh selftests/ike_setups.sh
+	VPNFLOW_SETUPS=all VPNFLOW_SETUPS_OFF=1 selftests/vm/check.sh selftests/ike_setups.sh
 
 # selftests/fast_resume.sh across 30, 90 and 300 s WAN outages (make check:
-# one of 30 s), fast-resume off and on, IPv4 and IPv6: about 45 minutes.
+# one of 30 s, off for IPv4 only), fast-resume off and on, IPv4 and IPv6:
+# about 45 minutes.
 check-resume: deps
-	VPNFLOW_RESUME_OUTAGES="30 90 300" VPNFLOW_TEST_TIMEOUT=4000 \
+	VPNFLOW_RESUME_OUTAGES="30 90 300" VPNFLOW_RESUME_OFF_FAMILIES="4 6" VPNFLOW_TEST_TIMEOUT=4000 \
 		selftests/vm/check.sh selftests/fast_resume.sh
 
 # The selftests on a debug kernel built from Debian's linux-source-6.1

@@ -8,13 +8,21 @@
 #   deps.sh           what `make check` and `make demo` need (and `make deb`:
 #                     debian/control's Build-Depends, lintian)
 #   deps.sh debug     and what building the debug kernel needs (check-debug)
+#
+# libreswan is not installed (Debian's package conflicts with strongSwan's):
+# selftests/vm/libreswan.sh downloads and extracts it into the VM cache,
+# last; pluto's shared libraries and certutil are in the list below.
 set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+libreswan() { "$here/../selftests/vm/libreswan.sh" >/dev/null; }
 pkgs="build-essential make gcc pkg-config python3 python3-yaml libmnl-dev
       clang-14 libclang-rt-14-dev
       linux-image-amd64 linux-headers-amd64 linux-source-6.1 sparse
       linux-image-6.12-amd64 linux-headers-6.12-amd64 debootstrap
       qemu-system-x86 qemu-utils e2fsprogs busybox-static cpio kmod dkms
       strongswan-charon strongswan-swanctl strongswan-libcharon libstrongswan-standard-plugins
+      libnss3-tools libnss3 libnspr4 libevent-core-2.1-7 libevent-pthreads-2.1-7 libldns3
+      libunbound8 libcurl3-nss libldap-2.5-0 libaudit1 libcap-ng0 libpam0g libsystemd0
       iproute2 iptables nftables conntrack tcpdump socat iperf3 netcat-openbsd
       procps psmisc util-linux xz-utils iputils-ping python3
       debhelper dh-dkms bash-completion lintian"
@@ -24,7 +32,10 @@ for p in $pkgs; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' ||
 		missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+	libreswan
+	exit 0
+fi
 if [ "$(id -u)" != 0 ]; then
 	echo "deps: missing packages:$missing (run as root, or: sudo apt-get install$missing)" >&2
 	exit 1
@@ -45,6 +56,8 @@ why()
 	qemu-system-x86|busybox-static|cpio) echo "the test VM (qemu, TCG) and its initramfs" ;;
 	kmod|dkms) echo "loading the module; the DKMS install checks" ;;
 	strongswan-*|libstrongswan-*) echo "the IPsec tunnels of the selftests and of make demo" ;;
+	libnss3*|libnspr4|libevent-*|libldns3|libunbound8|libcurl3-nss|libldap-*|libaudit1|libcap-ng0|libpam0g|libsystemd0)
+		echo "libreswan's pluto (ike_setups.sh; selftests/vm/libreswan.sh extracts it)" ;;
 	iproute2|iptables|nftables|conntrack|tcpdump|socat|iperf3|netcat-openbsd|iputils-ping)
 		echo "the selftests' gateways, firewalls and traffic" ;;
 	bc|bison|flex|libelf-dev|libssl-dev) echo "building the debug kernel (make check-debug)" ;;
@@ -59,4 +72,5 @@ echo "deps: installing them with apt-get (the package lists first); this takes a
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends $missing
+libreswan
 echo "deps: done"

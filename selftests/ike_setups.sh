@@ -13,7 +13,9 @@
 #  | client |-----|    gwa    |=====|  wan  |=====|    gwb    |-----| server |
 #  | .2     | lan | 192.0.2.1 | ESP |router | ESP |203.0.113.2| lan | .66    |
 #  +--------+     +-----------+     +-------+     +-----------+     +--------+
-#  The wan router counts LAN traffic in cleartext and MASQUERADEd.
+#  The wan router counts LAN traffic in cleartext and MASQUERADEd. The
+#  gateways' IKE daemon is strongSwan's charon, or libreswan's pluto in
+#  the libreswan set-ups.
 #
 #  trap            strongSwan start_action, dpd_action and close_action =
 #                  trap: after DPD only trap policies are left, and the
@@ -41,17 +43,38 @@
 #                  route while held (the module drops its packets at
 #                  FORWARD, before "flow add"), and is offloaded again
 #                  through the new tunnel
+#  libreswan       libreswan's pluto instead of charon on both gateways
+#                  (lib-libreswan.sh): policy-based, IKEv2, PSK,
+#                  auto=start and dpdaction=restart on both; pluto
+#                  re-initiates by itself after the outage
+#  libreswan-charon  pluto on gwa (auto=start, dpdaction=restart), charon
+#                  on gwb (dpd_action = clear): the two daemons together
+#  libreswan-ondemand  pluto on both, auto=ondemand, dpdaction=clear:
+#                  trap policies, as strongSwan's trap
+#  libreswan-xfrmi  route-based: pluto on both with ipsec-interface=5
+#                  (an xfrm interface, the remote LAN routed into it),
+#                  auto=start, dpdaction=restart; not in the default list
 #
-# VPNFLOW_SETUPS="NAME..." chooses (default: all); VPNFLOW_SETUPS_OFF=1
-# also runs each with preserve-vpn-flows off, to show what it does
-# without (make check-setups).
+# The libreswan set-ups run pluto from the package that
+# selftests/vm/libreswan.sh extracted (scripts/deps.sh runs it): without
+# it they are skipped.
+#
+# VPNFLOW_SETUPS="NAME..." chooses; "all" is every set-up above; the
+# default (make check, so CI) leaves out charon-restart,
+# libreswan-ondemand and libreswan-xfrmi, whose paths the others cover
+# (restart, trap, libreswan). VPNFLOW_SETUPS_OFF=1 also runs each with
+# preserve-vpn-flows off, to show what it does without. make
+# check-setups runs all, off too.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-ipsec.sh"
+source "$(dirname "$0")/lib-libreswan.sh"
 require_vm
 command -v swanctl >/dev/null || ktap_skip_all "strongSwan (swanctl) not installed"
 command -v nft >/dev/null || ktap_skip_all "nftables not installed"
 
-setups=${VPNFLOW_SETUPS:-trap restart reauth children charon-restart xfrm nft flowtable}
+all_setups="trap restart reauth children charon-restart xfrm nft flowtable libreswan libreswan-charon libreswan-ondemand libreswan-xfrmi"
+setups=${VPNFLOW_SETUPS:-trap restart reauth children xfrm nft flowtable libreswan libreswan-charon}
+[ "$setups" != all ] || setups=$all_setups
 with_off=${VPNFLOW_SETUPS_OFF:-0}
 # A shorter download and outage than preserve.sh's: still longer than the
 # hardened gateways' 10 s conntrack timeouts for unacknowledged data.
@@ -81,6 +104,9 @@ both_installed() { child_installed gwa "${1:-net}" && child_installed gwb "${1:-
 
 trap_hooks()
 {
+	# The flow's own retransmission brings the tunnel back, after the
+	# sender's backoff: its pause can pass the client's usual 60 s.
+	FLAP_IDLE=120
 	flap_hook_setup()
 	{
 		gw_harden "$gwa" && gw_harden "$gwb" &&
@@ -119,7 +145,7 @@ reauth_hooks()
 	flap_hook_down()
 	{
 		spis_a=$(esp_spis "$gwa") spis_b=$(esp_spis "$gwb")
-		date +%s.%N >"$o.t-down"
+		date +%s.%N >"$o.t-reauth"
 		# What charon does when reauth_time expires: the same task.
 		swanctl_ gwa --rekey --ike site --reauth >/dev/null 2>&1
 	}
@@ -298,13 +324,139 @@ ft_summary()
 		END { printf "gwa:%s, gwb:%s (%d samples)", seq[1], seq[2], NR }' "$1" 2>/dev/null
 }
 
+# libreswan: pluto on both gateways, policy-based, auto=start and
+# dpdaction=restart on both: each re-initiates after DPD, and keeps
+# trying through the outage.
+libreswan_hooks()
+{
+	timed_outage
+	flap_hook_setup()
+	{
+		gw_harden "$gwa" && gw_harden "$gwb" && lsw_site_to_site auto=start dpd=restart
+	}
+	flap_hook_first() { busywait 60000 gws_installed || lsw_up; }
+	flap_hook_reup() { busywait 90000 gws_installed; }
+}
+
+# libreswan-charon: pluto on gwa (auto=start, dpdaction=restart), charon
+# on gwb answering it (dpd_action = clear, as by default here).
+libreswan_charon_hooks()
+{
+	timed_outage
+	flap_hook_setup()
+	{
+		gw_harden "$gwa" && gw_harden "$gwb" || return 1
+		ipsec_init
+		ipsec_charon "$gwb" gwb &&
+			ipsec_conf gwb "$IPSEC_GWB_WAN" "$IPSEC_GWA_WAN" "$IPSEC_B_LAN" "$IPSEC_A_LAN" &&
+			lsw_conf gwa "$IPSEC_GWA_WAN" "$IPSEC_GWB_WAN" "$IPSEC_A_LAN" "$IPSEC_B_LAN" \
+				auto=start dpd=restart &&
+			lsw_pluto "$gwa" gwa
+	}
+	flap_hook_first() { busywait 60000 gws_installed || lsw_up; }
+	flap_hook_reup() { busywait 90000 gws_installed; }
+}
+
+# libreswan-ondemand: pluto on both gateways, auto=ondemand (trap
+# policies) and dpdaction=clear: after DPD only the trap policies are
+# left, and the flow's own retransmission (an ACQUIRE) brings the tunnel
+# back.
+libreswan_ondemand_hooks()
+{
+	timed_outage
+	flap_hook_setup()
+	{
+		gw_harden "$gwa" && gw_harden "$gwb" && lsw_site_to_site auto=ondemand dpd=clear
+	}
+	flap_hook_first() { lsw_up; }
+	flap_hook_reup() { busywait 90000 gws_installed; }
+}
+
+# libreswan-xfrmi: route-based, ipsec-interface=5 on both (pluto uses
+# the ipsec5 xfrm interface made here, if_id 5, and leaves it in place;
+# the remote LAN is routed into it), auto=start, dpdaction=restart.
+libreswan_xfrmi_hooks()
+{
+	timed_outage
+	flap_hook_setup()
+	{
+		local ns lan
+		gw_harden "$gwa" && gw_harden "$gwb" || return 1
+		for ns in "$gwa" "$gwb"; do
+			[ "$ns" = "$gwa" ] && lan=$IPSEC_B_LAN || lan=$IPSEC_A_LAN
+			ip -n "$ns" link add ipsec5 type xfrm dev wan0 if_id 5 &&
+				ip -n "$ns" link set ipsec5 up &&
+				ip -n "$ns" route add "$lan" dev ipsec5 || return 1
+			# What the gateway forwards through the interface is allowed.
+			ip netns exec "$ns" iptables -I FORWARD -o ipsec5 -j ACCEPT
+			ip netns exec "$ns" iptables -I FORWARD -i ipsec5 -j ACCEPT
+		done
+		lsw_site_to_site auto=start dpd=restart if=5
+	}
+	flap_hook_first() { busywait 60000 gws_installed || lsw_up; }
+	flap_hook_reup() { busywait 90000 gws_installed; }
+}
+
 # run SETUP MODE: the flap with SETUP's hooks, preserve MODE (on, off).
+# pluto's logs are kept in DIR/MODE.logs (LSW_LOGS).
 run()
 {
 	(
 		"${1//-/_}_hooks"
+		LSW_LOGS=$tmp/$1/$2.logs
+		mkdir -p "$LSW_LOGS"
+		FLAP_T=$tmp/$1/$2
 		flap_scenario "$2" "$tmp/$1"
 	)
+}
+
+# timed_outage: flap_hook_down and flap_hook_restore as by default (the
+# WAN fails), noting when (FLAP_T.t-down, FLAP_T.t-restore) for
+# sa_timing.
+timed_outage()
+{
+	flap_hook_down() { echo "$EPOCHREALTIME" >"$FLAP_T.t-down"; wan_outage on; }
+	flap_hook_restore() { echo "$EPOCHREALTIME" >"$FLAP_T.t-restore"; wan_outage off; }
+}
+
+# sa_timing DIR MODE: "SAs gone X s into the outage, back Y s after it"
+# from timed_outage's times and both gateways' `ip xfrm monitor` (the
+# last SA deleted during the outage; the later gateway's second SA added
+# after it).
+sa_timing()
+{
+	local o=$1/$2 td tr ta tb
+	td=$(cat "$o.t-down" 2>/dev/null) && tr=$(cat "$o.t-restore" 2>/dev/null) || return 0
+	ta=$(flap_sa_added "$o.xfer.xfrm.gwa" "$tr")
+	tb=$(flap_sa_added "$o.xfer.xfrm.gwb" "$tr")
+	python3 - "$td" "$tr" "${ta:-0}" "${tb:-0}" "$o.xfer.xfrm.gwa" "$o.xfer.xfrm.gwb" <<-'PY'
+	import datetime, re, sys
+	td, tr, ta, tb = map(float, sys.argv[1:5])
+	gone = 0
+	for f in sys.argv[5:]:
+	    for line in open(f, errors="replace"):
+	        m = re.match(r"\[([0-9T:.-]+)\] Deleted src", line)
+	        if m:
+	            t = datetime.datetime.fromisoformat(m.group(1)).replace(
+	                tzinfo=datetime.timezone.utc).timestamp()
+	            if td < t < tr:
+	                gone = max(gone, t)
+	g = f"{gone - td:.1f} s" if gone else "?"
+	b = f"{max(ta, tb) - tr:.1f} s" if ta and tb else "?"
+	print(f"SAs gone {g} into the outage, back {b} after it")
+	PY
+}
+
+# lsw_log_tail DIR: the end of the pluto logs kept in DIR (LSW_LOGS), as
+# KTAP comments, for a set-up whose tunnel did not do what it should.
+lsw_log_tail()
+{
+	local f
+	for f in "$1"/*-pluto.log; do
+		[ -f "$f" ] || continue
+		ktap_info "${f##*/}:"
+		grep -v -E '^[A-Z][a-z]{2} [ 0-9]{2} [0-9:.]+:   ' "$f" | tail -n 25 | sed 's/^/#   /'
+	done
 }
 
 val() { cat "$tmp/$1/$2.$3" 2>/dev/null || echo "${4:-?}"; }
@@ -313,10 +465,20 @@ counter() { json_get "$4" "$tmp/$1/$2.cnt-$3" || echo -1; }
 mkdir -p "$tmp"
 for s in $setups; do
 	mkdir -p "$tmp/$s"
+	why=
+	case $s in libreswan*) why=$(lsw_missing) ;; esac
+	if [ -n "$why" ]; then
+		for i in $(seq $((5 + with_off))); do
+			ktap_skip "$s: $why"
+		done
+		continue
+	fi
 	run "$s" on
 	got=$(cut -d' ' -f1,2 "$tmp/$s/on.xfer" 2>/dev/null)
 	ktap_info "$s, preserve on: got $(val "$s" on xfer nothing) (bytes sha256 s), want $expect"
 	ktap_info "$s, preserve on: resumed $(val "$s" on resume-ms) ms after the tunnel's SAs were back; leaks $(val "$s" on leaks), NATed $(val "$s" on natted)"
+	[ ! -f "$tmp/$s/on.t-down" ] || ktap_info "$s, preserve on: $(sa_timing "$tmp/$s" on)"
+	[ "$(val "$s" on sa-gone)" = 1 ] && [ "$(val "$s" on back)" = 0 ] || lsw_log_tail "$tmp/$s/on.logs"
 	ktap_check "$s: the tunnel went away and came back" \
 		test "$(val "$s" on sa-gone)" = 1 -a "$(val "$s" on back)" = 0
 	[ "$got" = "$expect" ] || sed "s/^/# $s end: /" "$tmp/$s/on.state-gwa" "$tmp/$s/on.state-gwb" 2>/dev/null
@@ -334,7 +496,7 @@ for s in $setups; do
 	reauth)
 		ktap_info "reauth, preserve on: the longest pause of data at the client: $(awk '$2 > m { m = $2 } END { print m + 0 }' "$tmp/$s/on.xfer.gaps" 2>/dev/null) s"
 		ktap_check "reauth: break-before-make: the old SAs went before the new ones were added" \
-			bbm_order "$tmp/$s/on.xfer.xfrm.gwa" "$(val "$s" on t-down 0)"
+			bbm_order "$tmp/$s/on.xfer.xfrm.gwa" "$(val "$s" on t-reauth 0)"
 		;;
 	flowtable)
 		ktap_check "flowtable: the flow was offloaded through the tunnel before the outage (both gateways)" \

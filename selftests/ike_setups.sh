@@ -320,7 +320,7 @@ reoffloaded()
 # then out of the flowtable), "1" (in it all along) and so on.
 ft_summary()
 {
-	awk '{ for (g = 1; g <= 2; g++) if ($g != last[g]) { seq[g] = seq[g] " " $g; last[g] = $g } }
+	awk '{ for (g = 1; g <= 2; g++) if (!(g in last) || $g != last[g]) { seq[g] = seq[g] " " $g; last[g] = $g } }
 		END { printf "gwa:%s, gwb:%s (%d samples)", seq[1], seq[2], NR }' "$1" 2>/dev/null
 }
 

@@ -156,23 +156,7 @@ reauth_hooks()
 
 # bbm_order MONITOR SINCE: in `ip -ts xfrm monitor` output, the first SA
 # deleted after SINCE (s) came before the first one added after it.
-bbm_order()
-{
-	python3 - "$1" "$2" <<-'PY'
-	import datetime, re, sys
-	first = None
-	for line in open(sys.argv[1], errors="replace"):
-	    m = re.match(r"\[([0-9T:.-]+)\] (Deleted |Updated )?src [0-9a-f.:]+ dst [0-9a-f.:]+\s*$", line)
-	    if not m:
-	        continue
-	    t = datetime.datetime.fromisoformat(m.group(1)).replace(
-	        tzinfo=datetime.timezone.utc).timestamp()
-	    if t > float(sys.argv[2]):
-	        first = m.group(2) or "added"
-	        break
-	sys.exit(0 if first == "Deleted " else 1)
-	PY
-}
+bbm_order() { [ "$(xfrm_sa_events "$1" "$2" | awk 'NR == 1 { print $2 }')" = deleted ]; }
 
 children_hooks()
 {

@@ -459,28 +459,28 @@ flap_sa_gone()
 {
 	[ "$(child_sa_count "$gwa")" = 0 ] && [ "$(child_sa_count "$gwb")" = 0 ]
 }
-# flap_sa_added MONITOR SINCE: the wall-clock time (s) at which the second
-# SA added after SINCE (s) shows in MONITOR (`ip -ts xfrm monitor` of one
-# gateway: a CHILD_SA's inbound and outbound SAs; charon adds the inbound
-# one as an update of the SPI it allocated); empty: none yet.
-flap_sa_added()
+# xfrm_sa_events MONITOR SINCE: the SAs added and deleted after SINCE (s)
+# in MONITOR (`ip -ts xfrm monitor` of one gateway), one line each: the
+# wall-clock time (s) and "added" or "deleted". An update counts as added:
+# charon adds a CHILD_SA's inbound SA as an update of the SPI it allocated.
+xfrm_sa_events()
 {
 	python3 - "$1" "$2" <<-'PY'
 	import datetime, re, sys
-	n = 0
 	for line in open(sys.argv[1], errors="replace"):
-	    m = re.match(r"\[([0-9T:.-]+)\] (Updated )?src [0-9a-f.:]+ dst [0-9a-f.:]+\s*$", line)
+	    m = re.match(r"\[([0-9T:.-]+)\] (Deleted |Updated )?src [0-9a-f.:]+ dst [0-9a-f.:]+\s*$", line)
 	    if not m:
 	        continue
 	    t = datetime.datetime.fromisoformat(m.group(1)).replace(
 	        tzinfo=datetime.timezone.utc).timestamp()
 	    if t > float(sys.argv[2]):
-	        n += 1
-	        if n == 2:
-	            print(f"{t:.6f}")
-	            break
+	        print(f"{t:.6f} {'deleted' if m.group(2) == 'Deleted ' else 'added'}")
 	PY
 }
+# flap_sa_added MONITOR SINCE: the time (s) at which the second SA added
+# after SINCE shows in MONITOR (a CHILD_SA's inbound and outbound SAs);
+# empty: none yet.
+flap_sa_added() { xfrm_sa_events "$1" "$2" | awk '$2 == "added" && ++n == 2 { print $1 }'; }
 flap_download()
 {
 	local out=$1 dst=${2:-$IPSEC_SERVER} leaks0 natted0 timeout t_restore ta tb t_up rc

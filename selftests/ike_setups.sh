@@ -80,6 +80,12 @@ with_off=${VPNFLOW_SETUPS_OFF:-0}
 # hardened gateways' 10 s conntrack timeouts for unacknowledged data.
 XFER_BYTES=${XFER_BYTES_SETUPS:-1500000}
 OUTAGE_EXTRA=${OUTAGE_EXTRA_SETUPS:-12}
+# The client waits 120 s for data, not 60: without fast-resume the first
+# retransmission after the tunnel's return can come twice as long after
+# the outage's start as the return itself, and trap policies bring the
+# tunnel back only on a retransmission (a trap run lost its download to
+# the 60 s limit once, its flow resumed on both gateways).
+FLAP_IDLE=120
 
 n=0
 for s in $setups; do
@@ -104,9 +110,6 @@ both_installed() { child_installed gwa "${1:-net}" && child_installed gwb "${1:-
 
 trap_hooks()
 {
-	# The flow's own retransmission brings the tunnel back, after the
-	# sender's backoff: its pause can pass the client's usual 60 s.
-	FLAP_IDLE=120
 	flap_hook_setup()
 	{
 		gw_harden "$gwa" && gw_harden "$gwb" &&

@@ -30,6 +30,7 @@ want="sysopt connection tcpmss 1300
 sysopt connection tcpmss minimum 0
 no sysopt connection reclassify-vpn
 sysopt connection preserve-vpn-flows
+no sysopt connection preserve-vpn-flows fast-resume
 no sysopt connection tcpmss auto
 no sysopt connection tcpmss tunneled-only
 timeout preserve-vpn-flows 0:10:00"

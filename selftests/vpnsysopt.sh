@@ -25,6 +25,7 @@ defaults="sysopt connection tcpmss 1380
 sysopt connection tcpmss minimum 0
 sysopt connection reclassify-vpn
 no sysopt connection preserve-vpn-flows
+no sysopt connection preserve-vpn-flows fast-resume
 no sysopt connection tcpmss auto
 no sysopt connection tcpmss tunneled-only
 timeout preserve-vpn-flows 1:00:00"
@@ -50,6 +51,7 @@ expect_out "show running-config prints nothing on defaults" "" V show running-co
 set_all()
 {
 	V connection preserve-vpn-flows &&
+	V connection preserve-vpn-flows fast-resume &&
 	V no connection reclassify-vpn &&
 	V connection tcpmss 1200 &&
 	V connection tcpmss minimum 400 &&
@@ -61,6 +63,7 @@ expect_out "show running-config all reads every option back" "sysopt connection 
 sysopt connection tcpmss minimum 400
 no sysopt connection reclassify-vpn
 sysopt connection preserve-vpn-flows
+sysopt connection preserve-vpn-flows fast-resume
 sysopt connection tcpmss auto
 no sysopt connection tcpmss tunneled-only
 timeout preserve-vpn-flows 1:30:00" V show running-config all
@@ -71,7 +74,8 @@ json_ok()
 import json, sys
 j = json.load(sys.stdin)
 want = {"preserve_vpn_flows": True, "reclassify_vpn": False, "tcpmss": 1200,
-        "tcpmss_minimum": 400, "tcpmss_auto": True, "preserve_timeout": 5400}
+        "tcpmss_minimum": 400, "tcpmss_auto": True, "preserve_timeout": 5400,
+        "fast_resume": True}
 bad = {k: (j.get(k), v) for k, v in want.items() if j.get(k) != v}
 print("# json mismatches:", bad)
 sys.exit(1 if bad else 0)'
@@ -96,6 +100,7 @@ ktap_check "a rejected request shows the kernel's message and changes nothing" r
 undo_all()
 {
 	V no connection preserve-vpn-flows &&
+	V no connection preserve-vpn-flows fast-resume &&
 	V connection reclassify-vpn &&
 	V connection tcpmss 1380 &&
 	V no connection tcpmss minimum &&

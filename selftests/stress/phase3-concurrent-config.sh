@@ -64,6 +64,7 @@ p3()
 	sysopt connection tcpmss minimum 0
 	sysopt connection reclassify-vpn
 	sysopt connection preserve-vpn-flows
+	no sysopt connection preserve-vpn-flows fast-resume
 	no sysopt connection tcpmss auto
 	no sysopt connection tcpmss tunneled-only
 	timeout preserve-vpn-flows 1:00:00

@@ -176,8 +176,16 @@ static void vpnflow_flow_resume_locked(struct vpnflow_net *vn, struct vpnflow_fl
 				       struct nf_conn *ct)
 {
 	u32 saved = READ_ONCE(f->ct_timeout);
+	unsigned long back = f->tun->back_at;
+	u32 delay = VPNFLOW_RESUME_DELAY_NONE;
 
 	lockdep_assert_held(&vn->tlock);
+	/* The tunnel carrying it now came back after the flow was preserved. */
+	if (back && time_after_eq(back, f->preserved_at) && time_after_eq(jiffies, back))
+		delay = min_t(unsigned long, jiffies_to_msecs(jiffies - back),
+			      VPNFLOW_RESUME_DELAY_NONE - 1);
+	WRITE_ONCE(f->resume_delay, delay);
+	WRITE_ONCE(f->resumes, f->resumes + 1);
 	WRITE_ONCE(f->state, VPNFLOW_FLOW_STATE_ACTIVE);
 	WRITE_ONCE(f->hint_burst, 0);
 	list_del_init(&f->pnode);

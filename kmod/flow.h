@@ -54,6 +54,11 @@ struct vpnflow_tunnel;
  *	atomic bitops, cleared with WRITE_ONCE() under vn->tlock.
  * @hint_last: jiffies of that direction's last hints; cmpxchg() in the
  *	data path.
+ * @resumes: times it was resumed; WRITE_ONCE() under vn->tlock,
+ *	READ_ONCE() in dumps.
+ * @resume_delay: ms from its tunnel's return (struct vpnflow_tunnel
+ *	back_at) to its last resume, VPNFLOW_RESUME_DELAY_NONE if that
+ *	tunnel had not come back since the flow was preserved; as @resumes.
  */
 struct vpnflow_flow {
 	struct rhash_head rnode;
@@ -75,7 +80,11 @@ struct vpnflow_flow {
 	atomic64_t bytes;
 	unsigned long hint_burst;
 	unsigned long hint_last[IP_CT_DIR_MAX];
+	u32 resumes;
+	u32 resume_delay;
 };
+
+#define VPNFLOW_RESUME_DELAY_NONE	U32_MAX
 
 int vpnflow_flows_init(struct vpnflow_net *vn);
 void vpnflow_flows_destroy(struct vpnflow_net *vn);

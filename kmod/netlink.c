@@ -297,6 +297,8 @@ static int vpnflow_nl_put_flow(struct sk_buff *skb, const struct vpnflow_flow *f
 	int in = f->ifindex_in[IP_CT_DIR_ORIGINAL] ?: f->ifindex_out[IP_CT_DIR_REPLY];
 	int out = f->ifindex_out[IP_CT_DIR_ORIGINAL] ?: f->ifindex_in[IP_CT_DIR_REPLY];
 	u8 state = READ_ONCE(f->state);
+	u32 resumes = READ_ONCE(f->resumes);
+	u32 delay = READ_ONCE(f->resume_delay);
 	struct nlattr *nest;
 
 	nest = nla_nest_start(skb, VPNFLOW_A_FLOW);
@@ -317,7 +319,10 @@ static int vpnflow_nl_put_flow(struct sk_buff *skb, const struct vpnflow_flow *f
 			      VPNFLOW_A_FLOW_PAD) ||
 	    nla_put_u32(skb, VPNFLOW_A_FLOW_EXPIRES, nf_ct_expires(f->ct) / HZ) ||
 	    (state == VPNFLOW_FLOW_STATE_PRESERVED &&
-	     nla_put_u32(skb, VPNFLOW_A_FLOW_HELD_FOR, (jiffies - f->preserved_at) / HZ))) {
+	     nla_put_u32(skb, VPNFLOW_A_FLOW_HELD_FOR, (jiffies - f->preserved_at) / HZ)) ||
+	    (resumes && nla_put_u32(skb, VPNFLOW_A_FLOW_RESUMES, resumes)) ||
+	    (resumes && delay != VPNFLOW_RESUME_DELAY_NONE &&
+	     nla_put_u32(skb, VPNFLOW_A_FLOW_RESUME_DELAY, delay))) {
 		if (nest)
 			nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;

@@ -263,6 +263,27 @@ unsigned int vpnflow_tunnel_update(struct vpnflow_net *vn, unsigned int gen, boo
 }
 
 /*
+ * xfrm notifier (process context): a tunnel-mode SA was added or updated.
+ * For a tunnel that is down (its flows preserved), this is its return:
+ * a resumed flow's delay counts from the newest such SA. The reconcile,
+ * which marks the tunnel up, runs later; resumes may come first.
+ */
+void vpnflow_tunnel_sa_news(struct vpnflow_net *vn, const struct xfrm_state *x)
+{
+	struct vpnflow_tunnel_key k;
+	struct vpnflow_tunnel *t;
+
+	if (x->props.mode != XFRM_MODE_TUNNEL)
+		return;
+	vpnflow_tunnel_key_from_state(&k, x);
+	spin_lock_bh(&vn->tlock);
+	t = vpnflow_tunnel_find(vn, &k);
+	if (t && !t->up)
+		t->back_at = jiffies ?: 1;
+	spin_unlock_bh(&vn->tlock);
+}
+
+/*
  * xfrm notifier (any context): an outbound policy was added or updated.
  * Marks the tunnel it points at; the reconcile it kicks decides.
  */

@@ -76,6 +76,9 @@ static inline bool vpnflow_tunnel_key_routed(const struct vpnflow_tunnel_key *k)
  * @seen: reconcile scratch: an SA of it exists; vn->work_lock.
  * @visited: the reconcile pass that handled its flows; vn->work_lock.
  * @changed: jiffies of the last up/down; vn->tlock.
+ * @back_at: jiffies when its newest SA was added while it was down: its
+ *	return, from which a resumed flow's delay is counted (0: none yet);
+ *	set by the xfrm notifier, read at resume; vn->tlock.
  */
 struct vpnflow_tunnel {
 	struct hlist_node node;
@@ -97,6 +100,7 @@ struct vpnflow_tunnel {
 	bool seen;
 	unsigned int visited;
 	unsigned long changed;
+	unsigned long back_at;
 };
 
 void vpnflow_tunnel_key_from_state(struct vpnflow_tunnel_key *k,
@@ -125,6 +129,8 @@ bool vpnflow_tunnel_sync_sas(struct vpnflow_net *vn, bool *routed);
  */
 unsigned int vpnflow_tunnel_update(struct vpnflow_net *vn, unsigned int gen, bool revisit,
 				   struct vpnflow_tunnel **down, unsigned int max);
+/* xfrm notifier: a tunnel-mode SA was added or updated (its return?). */
+void vpnflow_tunnel_sa_news(struct vpnflow_net *vn, const struct xfrm_state *x);
 void vpnflow_tunnel_policy_news(struct vpnflow_net *vn, const struct xfrm_policy *xp);
 void vpnflow_tunnel_free_all(struct vpnflow_net *vn);
 

@@ -30,6 +30,10 @@ static int vpnflow_km_notify(struct xfrm_state *x, const struct km_event *c)
 	switch (c->event) {
 	case XFRM_MSG_NEWSA:
 	case XFRM_MSG_UPDSA:
+		if (x)
+			vpnflow_tunnel_sa_news(vn, x);
+		vpnflow_work_kick(vn);
+		break;
 	case XFRM_MSG_DELSA:
 	case XFRM_MSG_FLUSHSA:
 		vpnflow_work_kick(vn);

@@ -13,7 +13,10 @@
 # tunnel being back, byte-exact (the connection was never aborted), no
 # cleartext on the WAN, hints sent by gwb, no more of them than the
 # burst and per-drop rule allows for the packets it dropped, and none
-# from gwa (it dropped no data of the flow). Off: the figure is reported.
+# from gwa (it dropped no data of the flow); gwb's own per-flow figure
+# (the resumed event's resume-delay: its SAs back to the flow's first
+# packet through them) within the same bound. Off: the figures are
+# reported, and gwb's per-flow figure must be there too.
 #
 # VPNFLOW_RESUME_OUTAGES: outages to run, in seconds of WAN outage (DPD
 # clears the tunnel about 10 s in; the rest is flap_download's
@@ -46,7 +49,7 @@ if [ "$RUN_OFF" = 1 ]; then
 		[[ " $OFF_FAMILIES " != *" $fam "* ]] || n_off=$((n_off + 1))
 	done
 fi
-ktap_plan $((n_out * (n_fam * 6 + n_off)))
+ktap_plan $((n_out * (n_fam * 7 + n_off * 2)))
 
 tmp=$(mktemp -d)
 defer rm -rf "$tmp"
@@ -54,6 +57,13 @@ expect=$(python3 "$XFER" expect "$XFER_BYTES")
 
 counter() { json_get "$3" "$tmp/$1.cnt-$2" || echo -1; }
 xfer_ok() { [ "$(cut -d' ' -f1,2 "$tmp/$1.xfer" 2>/dev/null)" = "$expect" ]; }
+# flow_delay RUN: the resume-delay of the download's last resumed event on
+# gwb (vpnsysopt monitor), in ms; nothing if there is none.
+flow_delay()
+{
+	sed -n 's|^resumed TCP .*/5001 tunnel .* resume-delay \([0-9]*\) ms$|\1|p' \
+		"$tmp/$1.monitor" 2>/dev/null | tail -n 1
+}
 
 # flap_scenario's hooks: the family's tunnel, and fast-resume as $FR says.
 fam=4
@@ -95,7 +105,10 @@ for outage in $OUTAGES; do
 			FR=0
 			flap_scenario on "$tmp/off-$name"
 			o=off-$name/on
-			ktap_info "IPv$fam ${outage}s fast-resume off: resumed $(cat "$tmp/$o.resume-ms") ms after the tunnel was back; download $(cat "$tmp/$o.xfer" 2>/dev/null); dropped gwb=$(counter "$o" gwb pkts_dropped)"
+			d=$(flow_delay "$o")
+			ktap_info "IPv$fam ${outage}s fast-resume off: resumed $(cat "$tmp/$o.resume-ms") ms after the tunnel was back (gwb's resume-delay: ${d:-none} ms); download $(cat "$tmp/$o.xfer" 2>/dev/null); dropped gwb=$(counter "$o" gwb pkts_dropped)"
+			ktap_check "IPv$fam ${outage}s fast-resume off: gwb's resumed event gives the flow's resume-delay" \
+				test -n "$d"
 			ktap_check "IPv$fam ${outage}s fast-resume off: no hint sent" \
 				sh -c "[ $(counter "$o" gwb icmp_hints) = 0 ] && [ $(counter "$o" gwa icmp_hints) = 0 ]"
 		fi
@@ -104,11 +117,14 @@ for outage in $OUTAGES; do
 		flap_scenario on "$tmp/on-$name"
 		o=on-$name/on
 		ms=$(cat "$tmp/$o.resume-ms" 2>/dev/null || echo -1)
-		ktap_info "IPv$fam ${outage}s fast-resume on: resumed $ms ms after the tunnel was back; download $(cat "$tmp/$o.xfer" 2>/dev/null) (want $expect); hints gwb=$(counter "$o" gwb icmp_hints) gwa=$(counter "$o" gwa icmp_hints), dropped gwb=$(counter "$o" gwb pkts_dropped)"
+		d=$(flow_delay "$o")
+		ktap_info "IPv$fam ${outage}s fast-resume on: resumed $ms ms after the tunnel was back (gwb's resume-delay: ${d:-none} ms); download $(cat "$tmp/$o.xfer" 2>/dev/null) (want $expect); hints gwb=$(counter "$o" gwb icmp_hints) gwa=$(counter "$o" gwa icmp_hints), dropped gwb=$(counter "$o" gwb pkts_dropped)"
 		ktap_check "IPv$fam ${outage}s: the tunnel went away and came back" \
 			sh -c "[ \$(cat $tmp/$o.sa-gone) = 1 ] && [ \$(cat $tmp/$o.back) = 0 ]"
 		ktap_check "IPv$fam ${outage}s fast-resume: resumed within $MAX_MS ms of the tunnel" \
 			sh -c "[ $ms -ge 0 ] && [ $ms -le $MAX_MS ]"
+		ktap_check "IPv$fam ${outage}s fast-resume: gwb's resume-delay for the flow within $MAX_MS ms" \
+			sh -c "[ -n '$d' ] && [ '${d:-0}' -le $MAX_MS ]"
 		ktap_check "IPv$fam ${outage}s fast-resume: the download completes byte-exact (never aborted)" \
 			xfer_ok "$o"
 		ktap_check "IPv$fam ${outage}s fast-resume: 0 cleartext packets on the WAN" \

@@ -38,6 +38,9 @@ struct flow {
 	uint32_t held_for;
 	bool has_expires;
 	uint32_t expires;
+	uint32_t resumes;
+	bool has_resume_delay;
+	uint32_t resume_delay;	/* ms */
 	size_t seq;		/* position in the dump, to sort stably */
 	char src[VS_ADDR_LEN];
 	char dst[VS_ADDR_LEN];
@@ -59,6 +62,8 @@ static const enum mnl_attr_data_type flow_types[VPNFLOW_A_FLOW_MAX + 1] = {
 	[VPNFLOW_A_FLOW_BYTES]		= MNL_TYPE_U64,
 	[VPNFLOW_A_FLOW_HELD_FOR]	= MNL_TYPE_U32,
 	[VPNFLOW_A_FLOW_EXPIRES]	= MNL_TYPE_U32,
+	[VPNFLOW_A_FLOW_RESUMES]	= MNL_TYPE_U32,
+	[VPNFLOW_A_FLOW_RESUME_DELAY]	= MNL_TYPE_U32,
 };
 
 static uint32_t get_u32(const struct nlattr *a)
@@ -100,6 +105,9 @@ static int flow_parse(const struct nlattr *nest, struct flow *f)
 	f->held_for = get_u32(t[VPNFLOW_A_FLOW_HELD_FOR]);
 	f->has_expires = t[VPNFLOW_A_FLOW_EXPIRES];
 	f->expires = get_u32(t[VPNFLOW_A_FLOW_EXPIRES]);
+	f->resumes = get_u32(t[VPNFLOW_A_FLOW_RESUMES]);
+	f->has_resume_delay = t[VPNFLOW_A_FLOW_RESUME_DELAY];
+	f->resume_delay = get_u32(t[VPNFLOW_A_FLOW_RESUME_DELAY]);
 	vs_addr(f->src, sizeof(f->src), f->family, t[VPNFLOW_A_FLOW_SRC]);
 	vs_addr(f->dst, sizeof(f->dst), f->family, t[VPNFLOW_A_FLOW_DST]);
 	return 0;
@@ -130,6 +138,8 @@ static const char *flow_port(char *buf, size_t sz, const struct flow *f,
 /*
  * TCP lan0:198.51.100.2/40000 to wan0:198.51.100.66/5001, tunnel 3,
  * state active, duration 0:00:12, bytes 123456, expires 0:59:48
+ * [, resumes 1[, resume-delay 68 ms]]: the time from its tunnel's return
+ * to its first packet through it, at its last resume.
  */
 static void flow_print_conn(const struct flow *f)
 {
@@ -145,6 +155,10 @@ static void flow_print_conn(const struct flow *f)
 		printf(", held %s", vs_hms(hms, sizeof(hms), f->held_for));
 	if (f->has_expires)
 		printf(", expires %s", vs_hms(hms, sizeof(hms), f->expires));
+	if (f->resumes)
+		printf(", resumes %" PRIu32, f->resumes);
+	if (f->resumes && f->has_resume_delay)
+		printf(", resume-delay %" PRIu32 " ms", f->resume_delay);
 	putchar('\n');
 }
 
@@ -173,6 +187,10 @@ static void flow_json_members(struct json *j, const struct flow *f)
 		json_kv_u64(j, "held_for", f->held_for);
 	if (f->has_expires)
 		json_kv_u64(j, "expires", f->expires);
+	if (f->resumes)
+		json_kv_u64(j, "resumes", f->resumes);
+	if (f->resumes && f->has_resume_delay)
+		json_kv_u64(j, "resume_delay_ms", f->resume_delay);
 }
 
 /* show conn */
@@ -389,7 +407,8 @@ static const char *mon_event(char *buf, size_t sz, uint8_t ev)
 
 /*
  * teardown TCP 198.51.100.2/40000 -> 198.51.100.66/5001 tunnel 3
- * duration 0:00:12 bytes 123456 [held 0:00:05]
+ * duration 0:00:12 bytes 123456 [held 0:00:05] [resumes 1 [resume-delay
+ * 68 ms]]
  */
 static void mon_print_text(const char *ev, const struct flow *f)
 {
@@ -402,6 +421,10 @@ static void mon_print_text(const char *ev, const struct flow *f)
 	       f->tunnel_id, vs_hms(hms, sizeof(hms), f->duration), f->bytes);
 	if (f->has_held)
 		printf(" held %s", vs_hms(hms, sizeof(hms), f->held_for));
+	if (f->resumes)
+		printf(" resumes %" PRIu32, f->resumes);
+	if (f->resumes && f->has_resume_delay)
+		printf(" resume-delay %" PRIu32 " ms", f->resume_delay);
 	putchar('\n');
 }
 

@@ -197,11 +197,11 @@ expect_json "-p show vpn-context is JSON" show vpn-context
 
 # show conn
 
-conn11='TCP lo:198.51.100.2/40000 to lo:198.51.100.66/5001, tunnel 3, state active, duration 0:00:12, bytes 123456, expires 119:59:48'
-conn12='ICMP ?:198.51.100.2 to lo:198.51.100.66, tunnel 3, state active, duration 0:00:03, bytes 168, expires 0:00:27'
+conn11='TCP lo:198.51.100.2/40000 to lo:198.51.100.66/5001, tunnel 3, state active, duration 0:00:12, bytes 123456, expires 119:59:48, resumes 2, resume-delay 68 ms'
+conn12='ICMP ?:198.51.100.2 to lo:198.51.100.66, tunnel 3, state active, duration 0:00:03, bytes 168, expires 0:00:27, resumes 1'
 conn7='TCP lo:2001:db8:1::10/443 to ?:2001:db8:2::20/50000, tunnel 7, state preserved, duration 1:06:40, bytes 5000000000, held 0:01:05, expires 0:58:55'
-json11='{"id":11,"tunnel_id":3,"state":"active","family":"inet","proto":6,"proto_name":"tcp","src":"198.51.100.2","dst":"198.51.100.66","sport":40000,"dport":5001,"ifsrc":"lo","ifdst":"lo","ifindex_src":1,"ifindex_dst":1,"duration":12,"bytes":123456,"expires":431988}'
-json12='{"id":12,"tunnel_id":3,"state":"active","family":"inet","proto":1,"proto_name":"icmp","src":"198.51.100.2","dst":"198.51.100.66","sport":77,"dport":2048,"ifsrc":"?","ifdst":"lo","ifindex_src":0,"ifindex_dst":1,"duration":3,"bytes":168,"expires":27}'
+json11='{"id":11,"tunnel_id":3,"state":"active","family":"inet","proto":6,"proto_name":"tcp","src":"198.51.100.2","dst":"198.51.100.66","sport":40000,"dport":5001,"ifsrc":"lo","ifdst":"lo","ifindex_src":1,"ifindex_dst":1,"duration":12,"bytes":123456,"expires":431988,"resumes":2,"resume_delay_ms":68}'
+json12='{"id":12,"tunnel_id":3,"state":"active","family":"inet","proto":1,"proto_name":"icmp","src":"198.51.100.2","dst":"198.51.100.66","sport":77,"dport":2048,"ifsrc":"?","ifdst":"lo","ifindex_src":0,"ifindex_dst":1,"duration":3,"bytes":168,"expires":27,"resumes":1}'
 json7='{"id":3000000001,"tunnel_id":7,"state":"preserved","family":"inet6","proto":6,"proto_name":"tcp","src":"2001:db8:1::10","dst":"2001:db8:2::20","sport":443,"dport":50000,"ifsrc":"lo","ifdst":"?","ifindex_src":1,"ifindex_dst":999999,"duration":4000,"bytes":5000000000,"held_for":65,"expires":3535}'
 
 expect "show conn, by tunnel"		0 "3 in use
@@ -228,9 +228,9 @@ expect_json "-p show conn is JSON" show conn
 
 # monitor
 
-ev1='teardown TCP 198.51.100.2/40000 -> 198.51.100.66/5001 tunnel 3 duration 0:00:12 bytes 123456'
+ev1='teardown TCP 198.51.100.2/40000 -> 198.51.100.66/5001 tunnel 3 duration 0:00:12 bytes 123456 resumes 2 resume-delay 68 ms'
 ev2='preserved TCP 2001:db8:1::10/443 -> 2001:db8:2::20/50000 tunnel 7 duration 1:06:40 bytes 5000000000 held 0:01:05'
-ev5='event-42 ICMP 198.51.100.2 -> 198.51.100.66 tunnel 3 duration 0:00:03 bytes 168'
+ev5='event-42 ICMP 198.51.100.2 -> 198.51.100.66 tunnel 3 duration 0:00:03 bytes 168 resumes 1'
 
 expect "monitor count 2"		0 "$ev1"$'\n'"$ev2" monitor count 2
 expect "monitor count 5: every event type" 0 "$ev1

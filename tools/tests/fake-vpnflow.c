@@ -470,19 +470,20 @@ struct fake_flow {
 	uint32_t ifsrc, ifdst, duration;
 	uint64_t bytes;
 	uint32_t held_for, expires;
+	uint32_t resumes, resume_delay;	/* resume_delay ~0U: none */
 };
 
 /* Tunnel 7's first: the kernel dumps tunnel by tunnel in hash order. */
 static const struct fake_flow flows[] = {
 	{ 3000000001U, 7, VPNFLOW_FLOW_STATE_PRESERVED, AF_INET6, IPPROTO_TCP,
 	  "2001:db8:1::10", "2001:db8:2::20", 443, 50000, 1, 999999, 4000,
-	  5000000000ULL, 65, 3535 },
+	  5000000000ULL, 65, 3535, 0, ~0U },
 	{ 11, 3, VPNFLOW_FLOW_STATE_ACTIVE, AF_INET, IPPROTO_TCP,
 	  "198.51.100.2", "198.51.100.66", 40000, 5001, 1, 1, 12,
-	  123456, 0, 431988 },
+	  123456, 0, 431988, 2, 68 },
 	{ 12, 3, VPNFLOW_FLOW_STATE_ACTIVE, AF_INET, IPPROTO_ICMP,
 	  "198.51.100.2", "198.51.100.66", 77, 2048, 0, 1, 3,
-	  168, 0, 27 },
+	  168, 0, 27, 1, ~0U },
 };
 
 static void put_addr(struct nlmsghdr *nlh, uint16_t attr, uint16_t family,
@@ -535,6 +536,10 @@ static void put_flow(struct nlmsghdr *nlh, const struct fake_flow *f)
 	mnl_attr_put_u32(nlh, VPNFLOW_A_FLOW_EXPIRES, f->expires);
 	if (f->state == VPNFLOW_FLOW_STATE_PRESERVED)
 		mnl_attr_put_u32(nlh, VPNFLOW_A_FLOW_HELD_FOR, f->held_for);
+	if (f->resumes)
+		mnl_attr_put_u32(nlh, VPNFLOW_A_FLOW_RESUMES, f->resumes);
+	if (f->resumes && f->resume_delay != ~0U)
+		mnl_attr_put_u32(nlh, VPNFLOW_A_FLOW_RESUME_DELAY, f->resume_delay);
 	future(nlh, VPNFLOW_A_FLOW_MAX);
 	mnl_attr_nest_end(nlh, nest);
 }

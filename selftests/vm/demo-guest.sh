@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # make demo, inside the VM: the same download across the same tunnel flap,
-# three times (stock Linux, vpnflow with preserve-vpn-flows off, on), then
-# the outcome side by side. See selftests/lib-ipsec.sh for the topology.
+# four times (stock Linux, vpnflow with preserve-vpn-flows off, on, on
+# with fast-resume), then the outcome side by side. See
+# selftests/lib-ipsec.sh for the topology.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../lib-ipsec.sh"
 trap - EXIT
@@ -32,14 +33,24 @@ out=/proc/$$/fd/1
 flap_progress() { echo "    $*" >"$out"; }
 for mode in none off on; do
 	case $mode in
-	none) echo "run 1/3: stock Linux (module not loaded) ..." ;;
-	off) echo "run 2/3: vpnflow_preserve loaded, no sysopt connection preserve-vpn-flows ..." ;;
-	on) echo "run 3/3: vpnflow_preserve loaded, sysopt connection preserve-vpn-flows ..." ;;
+	none) echo "run 1/4: stock Linux (module not loaded) ..." ;;
+	off) echo "run 2/4: vpnflow_preserve loaded, no sysopt connection preserve-vpn-flows ..." ;;
+	on) echo "run 3/4: vpnflow_preserve loaded, sysopt connection preserve-vpn-flows ..." ;;
 	esac
 	[ "$mode" = none ] && vpnflow_unload
 	flap_scenario "$mode" "$tmp" >/dev/null 2>&1
-	[ "$mode" = on ] && vpnflow_unload
 done
+echo "run 4/4: vpnflow_preserve loaded, sysopt connection preserve-vpn-flows fast-resume ..."
+mkdir -p "$tmp/fr"
+(
+	flap_hook_first()
+	{
+		"$VPNSYSOPT" -n "$gwa" connection preserve-vpn-flows fast-resume &&
+			"$VPNSYSOPT" -n "$gwb" connection preserve-vpn-flows fast-resume && ipsec_up
+	}
+	flap_scenario on "$tmp/fr" >/dev/null 2>&1
+)
+vpnflow_unload
 
 field() { cut -d' ' -f"$2" "$tmp/$1.xfer" 2>/dev/null || echo 0; }
 outcome()
@@ -57,15 +68,37 @@ outcome()
 ct() { grep -q 'dport=5001' "$tmp/$1.ct-outage" 2>/dev/null && awk '/dport=5001/ { print $4 ", " $3 " s" }' "$tmp/$1.ct-outage" | head -n 1 || echo "gone"; }
 cnt() { json_get "$3" "$tmp/$1.cnt-$2" || echo -; }
 logged() { grep -q 302014 "$tmp/$1.dmesg" && echo "302014 Teardown TCP" || echo "-"; }
+# resumed RUN: ms from the tunnel's SAs being back to the first resumed
+# byte at the client ("-": the download never resumed).
+resumed()
+{
+	local ms
+	ms=$(cat "$tmp/$1.resume-ms" 2>/dev/null)
+	[[ $ms =~ ^[0-9]+$ ]] && echo "$ms ms" || echo "-"
+}
+# delay RUN: gwb's own figure for the flow, the resumed event's
+# resume-delay (its SAs back to the flow's first packet through them).
+delay()
+{
+	local d
+	d=$(sed -n 's|^resumed TCP .*/5001 tunnel .* resume-delay \([0-9]*\) ms$|\1|p' \
+		"$tmp/$1.monitor" 2>/dev/null | tail -n 1)
+	[ -n "$d" ] && echo "$d ms" || echo "-"
+}
 
 echo
-printf '%-34s %-24s %-24s %-24s\n' "" "stock Linux" "preserve-vpn-flows off" "preserve-vpn-flows on"
-printf '%-34s %-24s %-24s %-24s\n' "download" "$(outcome none)" "$(outcome off)" "$(outcome on)"
-printf '%-34s %-24s %-24s %-24s\n' "cleartext packets on the WAN" "$(cat "$tmp/none.leaks")" "$(cat "$tmp/off.leaks")" "$(cat "$tmp/on.leaks")"
-printf '%-34s %-24s %-24s %-24s\n' "gwb conntrack entry in the outage" "$(ct none)" "$(ct off)" "$(ct on)"
-printf '%-34s %-24s %-24s %-24s\n' "flows preserved / resumed (gwb)" "-" "$(cnt off gwb flows_preserved) / $(cnt off gwb flows_resumed)" "$(cnt on gwb flows_preserved) / $(cnt on gwb flows_resumed)"
-printf '%-34s %-24s %-24s %-24s\n' "packets held back (gwb)" "-" "$(cnt off gwb pkts_dropped)" "$(cnt on gwb pkts_dropped)"
-printf '%-34s %-24s %-24s %-24s\n' "log" "-" "$(logged off)" "$(logged on)"
+row() { printf '%-34s %-22s %-22s %-22s %-22s\n' "$@"; }
+row "" "stock Linux" "preserve-vpn-flows off" "preserve-vpn-flows on" "on, fast-resume"
+row "download" "$(outcome none)" "$(outcome off)" "$(outcome on)" "$(outcome fr/on)"
+row "resumed after the tunnel's return" "$(resumed none)" "$(resumed off)" "$(resumed on)" "$(resumed fr/on)"
+row "resume-delay of the flow (gwb)" "-" "-" "$(delay on)" "$(delay fr/on)"
+row "cleartext packets on the WAN" "$(cat "$tmp/none.leaks")" "$(cat "$tmp/off.leaks")" "$(cat "$tmp/on.leaks")" "$(cat "$tmp/fr/on.leaks")"
+row "gwb conntrack entry in the outage" "$(ct none)" "$(ct off)" "$(ct on)" "$(ct fr/on)"
+row "flows preserved / resumed (gwb)" "-" "$(cnt off gwb flows_preserved) / $(cnt off gwb flows_resumed)" \
+	"$(cnt on gwb flows_preserved) / $(cnt on gwb flows_resumed)" "$(cnt fr/on gwb flows_preserved) / $(cnt fr/on gwb flows_resumed)"
+row "packets held back (gwb)" "-" "$(cnt off gwb pkts_dropped)" "$(cnt on gwb pkts_dropped)" "$(cnt fr/on gwb pkts_dropped)"
+row "ICMP hints sent (gwb)" "-" "-" "$(cnt on gwb icmp_hints)" "$(cnt fr/on gwb icmp_hints)"
+row "log" "-" "$(logged off)" "$(logged on)" "$(logged fr/on)"
 echo
 grep -h 302014 "$tmp/off.dmesg" | sed 's/^\[[ 0-9.]*\] /  /' | head -n 2
 echo

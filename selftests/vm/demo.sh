@@ -13,7 +13,7 @@ kver=$(selftests/vm/guest-kver.sh) || exit 1
 echo "building vpnflow_preserve for $kver and vpnsysopt ..."
 make -s module KVER="$kver" >/dev/null 2>&1 && make -s tools >/dev/null 2>&1 ||
 	{ echo "demo: build failed (run: make KVER=$kver)" >&2; exit 1; }
-echo "booting the VM (qemu, TCG): about 4 minutes in all, its progress follows"
+echo "booting the VM (qemu, TCG): about 6 minutes in all, its progress follows"
 res=$(mktemp -d)
 vm=
 trap '[ -z "$vm" ] || kill "$vm" 2>/dev/null; rm -rf "$res"' EXIT

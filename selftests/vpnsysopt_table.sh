@@ -252,8 +252,12 @@ row "timeout with two fields"			1 '~invalid preserve-vpn-flows timeout "1:30"' t
 row "tunnel id not a number"			1 '~tunnel id "x" is not a number' show conn tunnel x
 row "monitor count 0"				1 '~event count 0 is out of range' monitor count 0
 row "trailing word after a flag"		1 '=vpnsysopt: unexpected "now" at the end of the command
+  connection reclassify-vpn now
+                            ^' connection reclassify-vpn now
+row "unknown word after preserve-vpn-flows"	1 '=vpnsysopt: unknown keyword "now"; expected "fast-resume"
   connection preserve-vpn-flows now
                                 ^' connection preserve-vpn-flows now
+row "trailing word after fast-resume"		1 '~unexpected "now" at the end of the command' connection preserve-vpn-flows fast-resume now
 row "trailing word after a value"		1 '~unexpected "1300" at the end of the command' connection tcpmss 1200 1300
 row "trailing word after a timeout"		1 '~unexpected "extra" at the end of the command' timeout preserve-vpn-flows 1:00:00 extra
 row "trailing word after show"			1 '~unknown keyword "x"; expected "all"' show running-config x

@@ -286,12 +286,13 @@ static struct nf_hook_ops *vpnflow_nf_register(struct vpnflow_net *vn,
 	return ops;
 }
 
-/* Process context. Idempotent. */
+/* The reconcile (process context, vn->work_lock). Idempotent. */
 int vpnflow_nf_enable(struct vpnflow_net *vn)
 {
 	struct nf_hook_ops *ops;
 	int err;
 
+	lockdep_assert_held(&vn->work_lock);	/* the reconcile: see @nf_ops */
 	mutex_lock(&vn->nf_lock);
 	if (vn->nf_ops) {
 		mutex_unlock(&vn->nf_lock);

@@ -301,6 +301,20 @@ void vpnflow_tunnel_policy_news(struct vpnflow_net *vn, const struct xfrm_policy
 	spin_unlock_bh(&vn->tlock);
 }
 
+/*
+ * The data path creates tunnels under vn->tlock with no other lock held,
+ * so vn->tunnels is only read under it.
+ */
+bool vpnflow_tunnels_exist(struct vpnflow_net *vn)
+{
+	bool any;
+
+	spin_lock_bh(&vn->tlock);
+	any = !hash_empty(vn->tunnels);
+	spin_unlock_bh(&vn->tlock);
+	return any;
+}
+
 /* Netns exit / module unload: hooks are gone and flows released. */
 void vpnflow_tunnel_free_all(struct vpnflow_net *vn)
 {

@@ -132,6 +132,8 @@ unsigned int vpnflow_tunnel_update(struct vpnflow_net *vn, unsigned int gen, boo
 /* xfrm notifier: a tunnel-mode SA was added or updated (its return?). */
 void vpnflow_tunnel_sa_news(struct vpnflow_net *vn, const struct xfrm_state *x);
 void vpnflow_tunnel_policy_news(struct vpnflow_net *vn, const struct xfrm_policy *xp);
+/* Whether the namespace has a tunnel at all; takes vn->tlock. */
+bool vpnflow_tunnels_exist(struct vpnflow_net *vn);
 void vpnflow_tunnel_free_all(struct vpnflow_net *vn);
 
 #endif /* _VPNFLOW_TUNNEL_H */

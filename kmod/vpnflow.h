@@ -92,7 +92,9 @@ struct vpnflow_counters {
  * @synced: the first reconcile has run (tunnels found then were up
  *	before the module came); @work_lock.
  * @nf_lock: the netfilter hook registrations below.
- * @nf_ops: the data-path hooks, registered with the first tunnel; @nf_lock.
+ * @nf_ops: the data-path hooks, registered with the first tunnel; set by
+ *	the reconcile under @work_lock and @nf_lock, cleared only once the
+ *	works are stopped: either lock reads it.
  * @nf_hold_ops: the hold hooks, registered while flows are preserved;
  *	@nf_lock.
  * @nf_hold_on: @nf_hold_ops are registered; @nf_lock.

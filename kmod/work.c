@@ -170,7 +170,7 @@ static noinline void vpnflow_reconcile(struct vpnflow_net *vn)
 		return;
 
 	/* Hooks are needed from the first tunnel on. */
-	if (!hash_empty(vn->tunnels))
+	if (vpnflow_tunnels_exist(vn))
 		vpnflow_nf_enable(vn);
 	/* Route changes matter from the first route-based tunnel on. */
 	if (routed)
@@ -185,11 +185,13 @@ static noinline void vpnflow_reconcile(struct vpnflow_net *vn)
 static void vpnflow_event_work(struct work_struct *work)
 {
 	struct vpnflow_net *vn = container_of(work, struct vpnflow_net, event_work);
+	bool hooked;
 
 	mutex_lock(&vn->work_lock);
 	vpnflow_reconcile(vn);
+	hooked = vn->nf_ops;	/* set by the reconcile: see struct vpnflow_net */
 	mutex_unlock(&vn->work_lock);
-	if (vn->nf_ops && !READ_ONCE(vn->dead))
+	if (hooked && !READ_ONCE(vn->dead))
 		queue_delayed_work(vpnflow_wq, &vn->gc_work, VPNFLOW_GC_INTERVAL);
 }
 

@@ -71,13 +71,17 @@ ipsec_topology()
 	ip -n "$gwb" -6 route add default via 2001:db8:2::1
 	# The WAN router drops what it has no route for (private LANs): count
 	# cleartext leaks of LAN traffic in its raw table before routing.
+	# UDP port 7999 is a test's deliberate stray (ike_setups.sh), counted
+	# apart from the leaks.
 	ip netns exec "$wan" nft -f - <<-'NFT' || return 1
 	table inet leak {
 		counter a2b { }
 		counter b2a { }
 		counter nat { }
+		counter stray { }
 		chain pre {
 			type filter hook prerouting priority raw; policy accept;
+			udp dport 7999 counter name stray accept
 			ip saddr 198.51.100.0/26 ip daddr 198.51.100.64/26 counter name a2b
 			ip saddr 198.51.100.64/26 ip daddr 198.51.100.0/26 counter name b2a
 			ip6 saddr 2001:db8:a::/64 ip6 daddr 2001:db8:b::/64 counter name a2b
@@ -415,6 +419,24 @@ XFER=$VPNFLOW_TOP/selftests/tools/xfer.py
 XFER_BYTES=${XFER_BYTES:-3000000}
 XFER_RATE=${XFER_RATE:-150000}
 OUTAGE_EXTRA=${OUTAGE_EXTRA:-15}
+
+# udp_sink NETNS PORT FILE: receive UDP datagrams on PORT in NETNS (IPv4,
+# in the background, stopped by defer), a line "SOURCE LENGTH" in FILE for
+# each; returns once it listens.
+udp_sink()
+{
+	rm -f "$3" "$3.ready"
+	ip netns exec "$1" python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("", int(sys.argv[2])))
+f = open(sys.argv[1], "a", buffering=1)
+open(sys.argv[1] + ".ready", "w").close()
+while True:
+    d, a = s.recvfrom(65535)
+    f.write("%s %d\n" % (a[0], len(d)))' "$3" "$2" &
+	defer kill $!
+	busywait 10000 test -e "$3.ready"
+}
 
 # xfer_server: start the paced download server on the server (port 5001).
 xfer_server()

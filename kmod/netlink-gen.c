@@ -31,6 +31,7 @@ const struct nla_policy vpnflow_options_nl_policy[VPNFLOW_A_OPTIONS_MAX + 1] = {
 		NLA_POLICY_FULL_RANGE(NLA_U32, &vpnflow_a_options_preserve_timeout_range),
 	[VPNFLOW_A_OPTIONS_TCPMSS_TUNNELED_ONLY] = NLA_POLICY_MAX(NLA_U8, 1),
 	[VPNFLOW_A_OPTIONS_FAST_RESUME] = NLA_POLICY_MAX(NLA_U8, 1),
+	[VPNFLOW_A_OPTIONS_DF_BIT] = NLA_POLICY_MAX(NLA_U8, 2),
 };
 
 /* VPNFLOW_CMD_OPTIONS_SET - do */

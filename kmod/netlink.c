@@ -42,7 +42,8 @@ static int vpnflow_nl_put_options(struct sk_buff *skb,
 	    nla_put_u8(skb, VPNFLOW_A_OPTIONS_TCPMSS_AUTO, o->tcpmss_auto) ||
 	    nla_put_u32(skb, VPNFLOW_A_OPTIONS_PRESERVE_TIMEOUT, o->preserve_timeout) ||
 	    nla_put_u8(skb, VPNFLOW_A_OPTIONS_TCPMSS_TUNNELED_ONLY, o->tcpmss_tunneled_only) ||
-	    nla_put_u8(skb, VPNFLOW_A_OPTIONS_FAST_RESUME, o->fast_resume)) {
+	    nla_put_u8(skb, VPNFLOW_A_OPTIONS_FAST_RESUME, o->fast_resume) ||
+	    nla_put_u8(skb, VPNFLOW_A_OPTIONS_DF_BIT, o->df_bit)) {
 		nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
 	}
@@ -126,6 +127,8 @@ static void vpnflow_nl_options_merge(struct vpnflow_options *o, struct nlattr **
 		o->tcpmss_tunneled_only = nla_get_u8(tb[VPNFLOW_A_OPTIONS_TCPMSS_TUNNELED_ONLY]);
 	if (tb[VPNFLOW_A_OPTIONS_FAST_RESUME])
 		o->fast_resume = nla_get_u8(tb[VPNFLOW_A_OPTIONS_FAST_RESUME]);
+	if (tb[VPNFLOW_A_OPTIONS_DF_BIT])
+		o->df_bit = nla_get_u8(tb[VPNFLOW_A_OPTIONS_DF_BIT]);
 }
 
 /* Publish @o, a field at a time: the data path reads them one by one. */
@@ -140,6 +143,7 @@ static void vpnflow_nl_options_publish(struct vpnflow_net *vn, const struct vpnf
 	WRITE_ONCE(vn->opts.preserve_timeout, o->preserve_timeout);
 	WRITE_ONCE(vn->opts.tcpmss_tunneled_only, o->tcpmss_tunneled_only);
 	WRITE_ONCE(vn->opts.fast_resume, o->fast_resume);
+	WRITE_ONCE(vn->opts.df_bit, o->df_bit);
 }
 
 int vpnflow_nl_options_set_doit(struct sk_buff *skb, struct genl_info *info)
@@ -206,6 +210,7 @@ static atomic64_t *vpnflow_counter(struct vpnflow_net *vn, int attr)
 	case VPNFLOW_A_COUNTERS_RECLASSIFY_EXAMINED: return &c->reclassify_examined;
 	case VPNFLOW_A_COUNTERS_RECLASSIFY_PASSES: return &c->reclassify_passes;
 	case VPNFLOW_A_COUNTERS_ICMP_HINTS: return &c->icmp_hints;
+	case VPNFLOW_A_COUNTERS_ESP_DF_REWRITTEN: return &c->esp_df_rewritten;
 	}
 	return NULL;
 }

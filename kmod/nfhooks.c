@@ -13,6 +13,7 @@
 #include <net/netfilter/nf_conntrack.h>
 #include <net/xfrm.h>
 
+#include "dfbit.h"
 #include "flow.h"
 #include "hint.h"
 #include "mss.h"
@@ -43,6 +44,8 @@
  *    flow to a flowtable along its cleartext route, and from then on its
  *    packets would skip POST_ROUTING and leave unprotected. Then tcpmss
  *    clamping (mss.c).
+ *  - df-bit (IPv4 POST_ROUTING, after track): the outer DF bit of the
+ *    ESP packets themselves (dfbit.c).
  */
 
 static unsigned int vpnflow_nf_hold(void *priv, struct sk_buff *skb,
@@ -221,6 +224,11 @@ static const struct nf_hook_ops vpnflow_nf_ops_template[] = {
 		.pf		= NFPROTO_IPV4,
 		.hooknum	= NF_INET_POST_ROUTING,
 		.priority	= NF_IP_PRI_NAT_SRC + 1,
+	}, {
+		.hook		= vpnflow_df_bit_hook,
+		.pf		= NFPROTO_IPV4,
+		.hooknum	= NF_INET_POST_ROUTING,
+		.priority	= NF_IP_PRI_NAT_SRC + 2,
 	}, {
 		.hook		= vpnflow_nf_track,
 		.pf		= NFPROTO_IPV4,

@@ -36,6 +36,7 @@ static struct vpnflow_options vpnflow_defaults = {
 	.tcpmss_minimum		= 0,
 	.preserve_timeout	= 3600,
 	.fast_resume		= 0,
+	.df_bit			= VPNFLOW_DF_BIT_COPY_DF,
 };
 
 static int vpnflow_param_set_flag(const char *val, const struct kernel_param *kp)
@@ -90,6 +91,38 @@ static int vpnflow_param_set_timeout(const char *val, const struct kernel_param 
 	return 0;
 }
 
+/* df_bit: the ASA's words, or their numbers in the netlink enum. */
+static const char * const vpnflow_df_bit_names[] = {
+	[VPNFLOW_DF_BIT_COPY_DF]	= "copy-df",
+	[VPNFLOW_DF_BIT_CLEAR_DF]	= "clear-df",
+	[VPNFLOW_DF_BIT_SET_DF]		= "set-df",
+};
+
+static int vpnflow_param_set_df_bit(const char *val, const struct kernel_param *kp)
+{
+	int i = sysfs_match_string(vpnflow_df_bit_names, val);
+	unsigned int v;
+
+	if (i < 0 && !kstrtouint(val, 0, &v) && v < ARRAY_SIZE(vpnflow_df_bit_names))
+		i = v;
+	if (i < 0) {
+		pr_err("%s: must be copy-df, clear-df or set-df, got '%s'\n", kp->name, val);
+		return -EINVAL;
+	}
+	*(u8 *)kp->arg = i;
+	return 0;
+}
+
+static int vpnflow_param_get_df_bit(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%s\n", vpnflow_df_bit_names[*(u8 *)kp->arg]);
+}
+
+static const struct kernel_param_ops vpnflow_param_df_bit_ops = {
+	.set = vpnflow_param_set_df_bit,
+	.get = vpnflow_param_get_df_bit,
+};
+
 static const struct kernel_param_ops vpnflow_param_mss_ops = {
 	.set = vpnflow_param_set_mss,
 	.get = param_get_uint,
@@ -119,6 +152,8 @@ module_param_cb(tcpmss_tunneled_only, &vpnflow_param_flag_ops,
 MODULE_PARM_DESC(tcpmss_tunneled_only, "Default of sysopt connection tcpmss tunneled-only (0)");
 module_param_cb(fast_resume, &vpnflow_param_flag_ops, &vpnflow_defaults.fast_resume, 0644);
 MODULE_PARM_DESC(fast_resume, "Default of sysopt connection preserve-vpn-flows fast-resume (0)");
+module_param_cb(df_bit, &vpnflow_param_df_bit_ops, &vpnflow_defaults.df_bit, 0644);
+MODULE_PARM_DESC(df_bit, "Default of crypto ipsec df-bit: copy-df, clear-df or set-df (copy-df)");
 
 /*
  * The options a new namespace starts with. The parameter lock makes the

@@ -31,6 +31,7 @@ struct vpnflow_options {
 	u32 tcpmss_minimum;
 	u32 preserve_timeout;
 	u8 fast_resume;
+	u8 df_bit;
 };
 
 struct vpnflow_counters {
@@ -52,6 +53,7 @@ struct vpnflow_counters {
 	atomic64_t reclassify_examined;	/* entries those and the other passes looked at */
 	atomic64_t reclassify_passes;	/* reclassify-vpn passes, walks or not */
 	atomic64_t icmp_hints;		/* fast-resume ICMP hints sent */
+	atomic64_t esp_df_rewritten;	/* outer DF changed by df-bit */
 };
 
 /**

@@ -178,14 +178,15 @@ require_vm()
 # --- vpnsysopt's JSON ---
 # json_get NAME [FILE]: the member NAME of the flat JSON object in FILE
 # (default: standard input), as `vpnsysopt -j show counters` and
-# `-j show running-config` print it: a number, true, false or null. Pure
+# `-j show running-config` print it: a number, true, false, null or a
+# string without escapes (printed without its quotes). Pure
 # bash: no python3 to start on every poll of a counter (a fraction of a
 # second under TCG). Prints nothing and fails when there is no such member, or no
 # JSON; a caller that compares the value gives its own fallback
 # (`|| echo -1`) where an empty one would not fail the comparison.
 json_get()
 {
-	local j re='[{,]"'"$1"'":(-?[0-9]+|true|false|null)[,}]'
+	local j v re='[{,]"'"$1"'":(-?[0-9]+|true|false|null|"[^"\\]*")[,}]'
 	if [ $# -gt 1 ]; then
 		j=$(cat -- "$2" 2>/dev/null) || return 1
 	else
@@ -193,7 +194,9 @@ json_get()
 	fi
 	j=${j//[$' \t\n']/}
 	[[ $j =~ $re ]] || return 1
-	echo "${BASH_REMATCH[1]}"
+	v=${BASH_REMATCH[1]}
+	v=${v#\"}
+	echo "${v%\"}"
 }
 
 # vpnflow_counter NETNS NAME: one of NETNS's counters (vpnsysopt's JSON

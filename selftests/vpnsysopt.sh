@@ -28,7 +28,8 @@ no sysopt connection preserve-vpn-flows
 no sysopt connection preserve-vpn-flows fast-resume
 no sysopt connection tcpmss auto
 no sysopt connection tcpmss tunneled-only
-timeout preserve-vpn-flows 1:00:00"
+timeout preserve-vpn-flows 1:00:00
+crypto ipsec df-bit copy-df"
 
 # expect_out DESC EXPECTED CMD...: CMD exits 0 and prints exactly EXPECTED.
 expect_out()
@@ -56,7 +57,8 @@ set_all()
 	V connection tcpmss 1200 &&
 	V connection tcpmss minimum 400 &&
 	V connection tcpmss auto &&
-	V timeout preserve-vpn-flows 1:30:00
+	V timeout preserve-vpn-flows 1:30:00 &&
+	V crypto ipsec df-bit set-df
 }
 ktap_check "every option can be set" set_all
 expect_out "show running-config all reads every option back" "sysopt connection tcpmss 1200
@@ -66,7 +68,8 @@ sysopt connection preserve-vpn-flows
 sysopt connection preserve-vpn-flows fast-resume
 sysopt connection tcpmss auto
 no sysopt connection tcpmss tunneled-only
-timeout preserve-vpn-flows 1:30:00" V show running-config all
+timeout preserve-vpn-flows 1:30:00
+crypto ipsec df-bit set-df" V show running-config all
 
 json_ok()
 {
@@ -75,7 +78,7 @@ import json, sys
 j = json.load(sys.stdin)
 want = {"preserve_vpn_flows": True, "reclassify_vpn": False, "tcpmss": 1200,
         "tcpmss_minimum": 400, "tcpmss_auto": True, "preserve_timeout": 5400,
-        "fast_resume": True}
+        "fast_resume": True, "df_bit": "set-df"}
 bad = {k: (j.get(k), v) for k, v in want.items() if j.get(k) != v}
 print("# json mismatches:", bad)
 sys.exit(1 if bad else 0)'
@@ -106,6 +109,7 @@ undo_all()
 	V no connection tcpmss minimum &&
 	V no connection tcpmss auto &&
 	V timeout preserve-vpn-flows 3600 &&
+	V no crypto ipsec df-bit &&
 	[ -z "$(V show running-config)" ]
 }
 ktap_check "undoing every change leaves running-config empty" undo_all

@@ -84,7 +84,8 @@ no sysopt connection preserve-vpn-flows
 no sysopt connection preserve-vpn-flows fast-resume
 no sysopt connection tcpmss auto
 no sysopt connection tcpmss tunneled-only
-timeout preserve-vpn-flows 1:00:00"
+timeout preserve-vpn-flows 1:00:00
+crypto ipsec df-bit copy-df"
 zeros="sa-events 0
 policy-events 0
 tunnels-up 0
@@ -170,6 +171,18 @@ run="timeout preserve-vpn-flows 596:31:23" \
 row "timeout preserve-vpn-flows 596:31:23 (highest)" 0 "=" timeout preserve-vpn-flows 596:31:23
 pre='pre_set timeout preserve-vpn-flows 2:00:00' run="" \
 row "no timeout preserve-vpn-flows: the default" 0 "=" no timeout preserve-vpn-flows
+run="crypto ipsec df-bit clear-df" \
+row "crypto ipsec df-bit clear-df"		0 "=" crypto ipsec df-bit clear-df
+run="crypto ipsec df-bit set-df" \
+row "abbreviated: cry ips df set"		0 "=" cry ips df set
+pre='pre_set crypto ipsec df-bit set-df' run="" \
+row "crypto ipsec df-bit copy-df is the default again" 0 "=" crypto ipsec df-bit copy-df
+pre='pre_set crypto ipsec df-bit clear-df' run="" \
+row "no crypto ipsec df-bit: copy-df"		0 "=" no crypto ipsec df-bit
+pre='pre_set crypto ipsec df-bit clear-df' run="" \
+row "no crypto ipsec df-bit WORD: copy-df"	0 "=" no crypto ipsec df-bit set-df
+row "crypto ipsec df-bit without a word"	1 '~incomplete command; expected "clear-df", "copy-df" or "set-df"' crypto ipsec df-bit
+row "crypto ipsec df-bit with an unknown word"	1 '~unknown keyword "keep-df"; expected "clear-df", "copy-df" or "set-df"' crypto ipsec df-bit keep-df
 
 # --- show commands ---
 row "show running-config: nothing on defaults"	0 "=" show running-config
@@ -222,7 +235,7 @@ row "transposition suggests show"		1 '~unknown keyword "shwo"; did you mean "sho
 row "typo suggests running-config"		1 '~did you mean "running-config"?' show runnign
 row "unknown keyword lists the choices"		1 '~unknown keyword "xlate"; expected "counters"' clear xlate
 row "ambiguous abbreviation s"			1 '~ambiguous keyword "s"; did you mean "sysopt" or "show"?' s run
-row "ambiguous abbreviation c"			1 '~ambiguous keyword "c"; did you mean "connection" or "clear"?' c counters
+row "ambiguous abbreviation c"			1 '~ambiguous keyword "c"; did you mean "connection", "crypto" or "clear"?' c counters
 row "ambiguous abbreviation show co"		1 '~ambiguous keyword "co"; did you mean "counters" or "conn"?' show co
 row "missing keyword"				1 '~incomplete command; expected "preserve-vpn-flows", "reclassify-vpn" or "tcpmss"' connection
 row "missing tcpmss value"			1 '~incomplete command; expected "minimum", "auto", "tunneled-only" or a number (0 or 48-65535)' connection tcpmss

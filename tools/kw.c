@@ -237,7 +237,7 @@ int kw_dispatch(struct vs *vs, const struct kw *tbl, int argc, char **argv,
 			return kw_error(vs, argv, "\"no\" is not valid with \"%s\"",
 					k->name);
 		if (k && vs->line && (k->flags & KW_NOFILE))
-			return kw_error(vs, argv, "\"%s\" is not allowed in a configuration file; only \"connection\" and \"timeout\" commands are",
+			return kw_error(vs, argv, "\"%s\" is not allowed in a configuration file; only \"connection\", \"timeout\" and \"crypto\" commands are",
 					k->name);
 		return kw_unknown(vs, tbl, argv, alt);
 	}

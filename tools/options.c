@@ -9,6 +9,7 @@
  *   connection tcpmss minimum N | no connection tcpmss minimum
  *   [no] connection tcpmss auto
  *   timeout preserve-vpn-flows H:MM:SS|SECONDS | no timeout preserve-vpn-flows
+ *   crypto ipsec df-bit clear-df|copy-df|set-df | no crypto ipsec df-bit
  *   show running-config [all]
  *
  * One table describes every option: its attribute, its words in the
@@ -29,6 +30,7 @@ enum opt_kind {
 	OPT_BOOL,	/* u8 0/1: "[no] sysopt connection X" */
 	OPT_MSS,	/* u32 0 or 48-65535: "sysopt connection X N" */
 	OPT_TIMEOUT,	/* u32 seconds: "timeout X H:MM:SS" */
+	OPT_DF_BIT,	/* u8 enum vpnflow_df_bit: "crypto ipsec df-bit WORD" */
 };
 
 struct opt_desc {
@@ -71,7 +73,33 @@ static const struct opt_desc opt_desc[VPNFLOW_A_OPTIONS_MAX + 1] = {
 		"sysopt connection preserve-vpn-flows fast-resume",
 		"fast_resume", OPT_BOOL, 0,
 	},
+	[VPNFLOW_A_OPTIONS_DF_BIT] = {
+		"crypto ipsec df-bit",
+		"df_bit", OPT_DF_BIT, VPNFLOW_DF_BIT_COPY_DF,
+	},
 };
+
+/* The ASA's words for enum vpnflow_df_bit. */
+static const char *const df_bit_names[] = {
+	[VPNFLOW_DF_BIT_COPY_DF]	= "copy-df",
+	[VPNFLOW_DF_BIT_CLEAR_DF]	= "clear-df",
+	[VPNFLOW_DF_BIT_SET_DF]		= "set-df",
+};
+
+/* @v's word, or its number (from a newer module) in @buf. */
+static const char *df_bit_name(char *buf, size_t sz, uint32_t v)
+{
+	if (v < ARRAY_SIZE(df_bit_names))
+		return df_bit_names[v];
+	snprintf(buf, sz, "%u", v);
+	return buf;
+}
+
+/* u8 on the wire, u32 in struct vs_opts. */
+static bool opt_is_u8(int attr)
+{
+	return opt_desc[attr].kind == OPT_BOOL || opt_desc[attr].kind == OPT_DF_BIT;
+}
 
 /* "show running-config" order: the ASA's, then the Linux-only options. */
 static const int opt_order[] = {
@@ -83,6 +111,7 @@ static const int opt_order[] = {
 	VPNFLOW_A_OPTIONS_TCPMSS_AUTO,
 	VPNFLOW_A_OPTIONS_TCPMSS_TUNNELED_ONLY,
 	VPNFLOW_A_OPTIONS_PRESERVE_TIMEOUT,
+	VPNFLOW_A_OPTIONS_DF_BIT,
 };
 
 #define MSS_RANGE	"0 (off) or 48-65535"
@@ -91,6 +120,7 @@ static const int opt_order[] = {
 #define TIMEOUT_RANGE	"0:00:01-596:31:23 (1-2147483 seconds)"
 #define TIMEOUT_ALT	"H:MM:SS or SECONDS, " TIMEOUT_RANGE
 #define TIMEOUT_HELP	"{H:MM:SS | SECONDS}"
+#define DF_BIT_HELP	"{clear-df | copy-df | set-df}"
 
 static bool opt_known(int attr)
 {
@@ -283,6 +313,53 @@ const struct kw timeout_kw[] = {
 	KW_END
 };
 
+static int do_df_bit_set(struct vs *vs, int argc, char **argv, uint32_t v)
+{
+	int rc = kw_end(vs, argc, argv);
+
+	return rc ? rc : opt_set(vs, VPNFLOW_A_OPTIONS_DF_BIT, vs->no ? VPNFLOW_DF_BIT_COPY_DF : v);
+}
+
+static int do_clear_df(struct vs *vs, int argc, char **argv)
+{
+	return do_df_bit_set(vs, argc, argv, VPNFLOW_DF_BIT_CLEAR_DF);
+}
+
+static int do_copy_df(struct vs *vs, int argc, char **argv)
+{
+	return do_df_bit_set(vs, argc, argv, VPNFLOW_DF_BIT_COPY_DF);
+}
+
+static int do_set_df(struct vs *vs, int argc, char **argv)
+{
+	return do_df_bit_set(vs, argc, argv, VPNFLOW_DF_BIT_SET_DF);
+}
+
+static const struct kw df_bit_kw[] = {
+	{ .name = "clear-df", .fn = do_clear_df, .flags = KW_NO },
+	{ .name = "copy-df", .fn = do_copy_df, .flags = KW_NO },
+	{ .name = "set-df", .fn = do_set_df, .flags = KW_NO },
+	KW_END
+};
+
+/* "crypto ipsec df-bit WORD"; "no crypto ipsec df-bit [WORD]": copy-df. */
+static int do_df_bit(struct vs *vs, int argc, char **argv)
+{
+	if (!argc && vs->no)
+		return opt_set(vs, VPNFLOW_A_OPTIONS_DF_BIT, VPNFLOW_DF_BIT_COPY_DF);
+	return kw_dispatch(vs, df_bit_kw, argc, argv, NULL);
+}
+
+static const struct kw ipsec_kw[] = {
+	{ .name = "df-bit", .fn = do_df_bit, .flags = KW_NO, .arg = DF_BIT_HELP },
+	KW_END
+};
+
+const struct kw crypto_kw[] = {
+	{ .name = "ipsec", .flags = KW_NO, .sub = ipsec_kw },
+	KW_END
+};
+
 /* Netlink */
 
 /* The option the kernel's extack points at, or 0. */
@@ -320,7 +397,7 @@ int vs_opts_apply(struct vs *vs)
 	for (attr = 1; attr <= VPNFLOW_A_OPTIONS_MAX; attr++) {
 		if (!(o->present & (1U << attr)))
 			continue;
-		if (opt_desc[attr].kind == OPT_BOOL)
+		if (opt_is_u8(attr))
 			mnl_attr_put_u8(nlh, attr, o->val[attr]);
 		else
 			mnl_attr_put_u32(nlh, attr, o->val[attr]);
@@ -348,7 +425,7 @@ static int opt_attr_cb(const struct nlattr *a, void *data)
 
 	if (!opt_known(attr))	/* from a newer module */
 		return MNL_CB_OK;
-	type = opt_desc[attr].kind == OPT_BOOL ? MNL_TYPE_U8 : MNL_TYPE_U32;
+	type = opt_is_u8(attr) ? MNL_TYPE_U8 : MNL_TYPE_U32;
 	if (mnl_attr_validate(a, type) < 0)
 		return MNL_CB_ERROR;
 	o->val[attr] = type == MNL_TYPE_U8 ? mnl_attr_get_u8(a) :
@@ -387,7 +464,7 @@ int vs_opts_get(struct vs *vs, struct vs_opts *o)
 static void opt_print_line(FILE *f, int attr, uint32_t val)
 {
 	const struct opt_desc *d = &opt_desc[attr];
-	char hms[VS_HMS_LEN];
+	char hms[VS_HMS_LEN], num[12];
 
 	switch (d->kind) {
 	case OPT_BOOL:
@@ -399,6 +476,9 @@ static void opt_print_line(FILE *f, int attr, uint32_t val)
 	case OPT_TIMEOUT:
 		fprintf(f, "%s %s\n", d->words,
 			vs_hms(hms, sizeof(hms), val));
+		break;
+	case OPT_DF_BIT:
+		fprintf(f, "%s %s\n", d->words, df_bit_name(num, sizeof(num), val));
 		break;
 	}
 }
@@ -426,6 +506,7 @@ void vs_opts_print(FILE *f, const struct vs_opts *o, bool all)
 static void opt_print_json(const struct vs_opts *o, bool pretty)
 {
 	struct json j;
+	char num[12];
 	int attr;
 
 	json_init(&j, stdout, pretty);
@@ -435,6 +516,9 @@ static void opt_print_json(const struct vs_opts *o, bool pretty)
 			continue;
 		if (opt_desc[attr].kind == OPT_BOOL)
 			json_kv_bool(&j, opt_desc[attr].json, o->val[attr]);
+		else if (opt_desc[attr].kind == OPT_DF_BIT)
+			json_kv_str(&j, opt_desc[attr].json,
+				    df_bit_name(num, sizeof(num), o->val[attr]));
 		else
 			json_kv_u64(&j, opt_desc[attr].json, o->val[attr]);
 	}

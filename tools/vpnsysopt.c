@@ -234,6 +234,7 @@ static const struct kw top_kw[] = {
 	[TOP_SYSOPT]	= { .name = "sysopt", .fn = do_sysopt, .flags = KW_NO },
 	[TOP_COMMANDS]	= { .name = "connection", .flags = KW_NO, .sub = connection_kw },
 	{ .name = "timeout", .flags = KW_NO, .sub = timeout_kw },
+	{ .name = "crypto", .flags = KW_NO, .sub = crypto_kw },
 	{ .name = "show", .flags = KW_NOFILE, .sub = show_kw },
 	{ .name = "clear", .flags = KW_NOFILE, .sub = clear_kw },
 	{ .name = "monitor", .fn = do_monitor,

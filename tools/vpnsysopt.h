@@ -86,7 +86,7 @@ int vs_file_parse(struct vs *vs);
 int vs_file_read(struct vs *vs, FILE *f);
 
 /* options.c: connection, timeout, show running-config */
-extern const struct kw connection_kw[], timeout_kw[], running_config_kw[];
+extern const struct kw connection_kw[], timeout_kw[], crypto_kw[], running_config_kw[];
 int do_show_running_config(struct vs *vs, int argc, char **argv);
 int vs_opts_get(struct vs *vs, struct vs_opts *o);
 int vs_opts_apply(struct vs *vs);

@@ -98,9 +98,11 @@ totals()
 # The selftests of kernel_check's core and short runs (VPNFLOW_CORE=1
 # trims the long scripts to their core cases). core: load/unload with
 # netns churn, DKMS, the preserve flap on and off, reclassify, exact
-# tcpmss, the netlink/CLI round trip; short: load/unload, DKMS, the CLI.
+# tcpmss, the outer DF bit, the netlink/CLI round trip; short: load/unload,
+# DKMS, the CLI.
 core_tests=(selftests/module_load.sh selftests/dkms.sh selftests/preserve.sh
-	    selftests/reclassify.sh selftests/tcpmss.sh selftests/vpnsysopt.sh)
+	    selftests/reclassify.sh selftests/tcpmss.sh selftests/df_bit.sh
+	    selftests/vpnsysopt.sh)
 short_tests=(selftests/module_load.sh selftests/dkms.sh selftests/vpnsysopt.sh)
 
 # kernel_check TARGET [core|short|full]: one of kernels.sh's targets end

@@ -114,6 +114,10 @@ void fuzz_check_opts(const struct vs_opts *o)
 			    v > VPNFLOW_TCPMSS_MAX)
 				fuzz_fail("option %d: MSS %u", attr, v);
 			break;
+		case VPNFLOW_A_OPTIONS_DF_BIT:
+			if (v > VPNFLOW_DF_BIT_SET_DF)
+				fuzz_fail("option %d: df-bit %u", attr, v);
+			break;
 		case VPNFLOW_A_OPTIONS_PRESERVE_TIMEOUT:
 			if (v < 1 || v > VPNFLOW_PRESERVE_TIMEOUT_MAX)
 				fuzz_fail("option %d: timeout %u", attr, v);

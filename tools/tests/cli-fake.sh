@@ -265,8 +265,9 @@ conf all.conf "# every option, some twice: the last line wins" \
 	"connection tcpmss 1300" "connection tcpmss minimum 400" \
 	"sysopt connection tcpmss auto" "timeout preserve-vpn-flows 1:00:00" \
 	"" "connection tcpmss 1200  # not 1300" "timeout preserve-vpn-flows 1:30:00" \
-	"connection preserve-vpn-flows fast-resume"
-all_req='cmd=2 flags=0x5 preserve-vpn-flows=1 reclassify-vpn=0 tcpmss=1200 tcpmss-minimum=400 tcpmss-auto=1 preserve-timeout=5400 fast-resume=1'
+	"connection preserve-vpn-flows fast-resume" "crypto ipsec df-bit set-df" \
+	"crypto ipsec df-bit clear-df"
+all_req='cmd=2 flags=0x5 preserve-vpn-flows=1 reclassify-vpn=0 tcpmss=1200 tcpmss-minimum=400 tcpmss-auto=1 preserve-timeout=5400 fast-resume=1 df-bit=1'
 all_run='sysopt connection tcpmss 1200
 sysopt connection tcpmss minimum 400
 no sysopt connection reclassify-vpn
@@ -274,7 +275,8 @@ sysopt connection preserve-vpn-flows
 sysopt connection preserve-vpn-flows fast-resume
 sysopt connection tcpmss auto
 no sysopt connection tcpmss tunneled-only
-timeout preserve-vpn-flows 1:30:00'
+timeout preserve-vpn-flows 1:30:00
+crypto ipsec df-bit clear-df'
 conf one.conf "conn pres"
 conf comments.conf "# nothing to do" ""
 conf order.conf "connection tcpmss minimum 1000" "connection tcpmss 1400"

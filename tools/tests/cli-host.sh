@@ -126,7 +126,7 @@ while read -r cmd; do
 done < <(help_commands)
 
 # Keywords: unknown, suggestions, ambiguity, missing and extra words.
-case_ "unknown top keyword lists all"	1 'unknown keyword "bogus"; expected "no", "sysopt", "connection", "timeout", "show", "clear", "monitor" or "help"' bogus
+case_ "unknown top keyword lists all"	1 'unknown keyword "bogus"; expected "no", "sysopt", "connection", "timeout", "crypto", "show", "clear", "monitor" or "help"' bogus
 case_ "typo suggests connection"	1 'unknown keyword "conection"; did you mean "connection"?' conection preserve-vpn-flows
 case_ "typo suggests preserve-vpn-flows" 1 'unknown keyword "presrve"; did you mean "preserve-vpn-flows"?' connection presrve
 case_ "transposition suggests show"	1 'unknown keyword "shwo"; did you mean "show"?' shwo run
@@ -152,7 +152,7 @@ case_ "show running-config junk"	1 'unknown keyword "sysopts"; expected "all"' s
 
 # show counters, clear counters, show vpn-context, show conn, monitor.
 tid_alt='a tunnel id (0-4294967295, see show vpn-context)'
-case_ "c is ambiguous"			1 'ambiguous keyword "c"; did you mean "connection" or "clear"?' c counters
+case_ "c is ambiguous"			1 'ambiguous keyword "c"; did you mean "connection", "crypto" or "clear"?' c counters
 case_ "show co is ambiguous"		1 'ambiguous keyword "co"; did you mean "counters" or "conn"?' show co
 case_ "incomplete clear"		1 'incomplete command; expected "counters"' clear
 case_ "clear conn is not supported"	1 'unknown keyword "conn"; did you mean "counters"?' clear conn
@@ -303,13 +303,13 @@ case_ "-f: every bad line is reported (1)" 1 "$tmp/bad2x.conf:2: unknown keyword
 case_ "-f: every bad line is reported (2)" 1 "$tmp/bad2x.conf:5: invalid preserve-vpn-flows timeout \"1h\"" -f "$tmp/bad2x.conf"
 case_ "-f: error count"			1 "$tmp/bad2x.conf: 2 errors, nothing applied" -f "$tmp/bad2x.conf"
 in=$tmp/bad3.conf case_ "-f -: errors name <stdin>" 1 "<stdin>:3: tcpmss 47 is out of range" -f -
-case_ "-f: show is not allowed"		1 "$tmp/show.conf:2: \"show\" is not allowed in a configuration file; only \"connection\" and \"timeout\" commands are" -f "$tmp/show.conf"
+case_ "-f: show is not allowed"		1 "$tmp/show.conf:2: \"show\" is not allowed in a configuration file; only \"connection\", \"timeout\" and \"crypto\" commands are" -f "$tmp/show.conf"
 case_ "-f: sh run is named show"	1 "$tmp/sh.conf:1: \"show\" is not allowed" -f "$tmp/sh.conf"
 case_ "-f: clear is not allowed"	1 "$tmp/clear.conf:1: \"clear\" is not allowed" -f "$tmp/clear.conf"
 case_ "-f: monitor is not allowed"	1 "$tmp/monitor.conf:1: \"monitor\" is not allowed" -f "$tmp/monitor.conf"
 case_ "-f: help is not allowed"		1 "$tmp/help.conf:1: \"help\" is not allowed" -f "$tmp/help.conf"
 case_ "-f: no show"			1 "$tmp/noshow.conf:1: \"no\" is not valid with \"show\"" -f "$tmp/noshow.conf"
-case_ "-f: unknown keyword lists config commands only" 1 "$tmp/bogus.conf:1: unknown keyword \"bogus\"; expected \"no\", \"sysopt\", \"connection\" or \"timeout\"" -f "$tmp/bogus.conf"
+case_ "-f: unknown keyword lists config commands only" 1 "$tmp/bogus.conf:1: unknown keyword \"bogus\"; expected \"no\", \"sysopt\", \"connection\", \"timeout\" or \"crypto\"" -f "$tmp/bogus.conf"
 case_ "-f: missing value"		1 "$tmp/missing.conf:1: incomplete command; expected a number (0 or 48-65535)" -f "$tmp/missing.conf"
 case_ "-f: trailing word"		1 "$tmp/trailing.conf:1: unexpected \"now\" at the end of the command" -f "$tmp/trailing.conf"
 case_ "-f: a NUL character"		1 "$tmp/nul.conf:1: a NUL character" -f "$tmp/nul.conf"

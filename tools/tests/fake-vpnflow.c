@@ -243,9 +243,9 @@ static void getfamily(const struct mnl_socket *sk, const struct nlmsghdr *req)
 	ack(sk, req, 0, NULL);
 }
 
-/* Options: the eight this fake module has (a real one may have more). */
+/* Options: the nine this fake module has (a real one may have more). */
 
-#define FAKE_OPTS_MAX	VPNFLOW_A_OPTIONS_FAST_RESUME
+#define FAKE_OPTS_MAX	VPNFLOW_A_OPTIONS_DF_BIT
 
 static const char *const opt_names[FAKE_OPTS_MAX + 1] = {
 	[VPNFLOW_A_OPTIONS_PRESERVE_VPN_FLOWS]	= "preserve-vpn-flows",
@@ -256,6 +256,7 @@ static const char *const opt_names[FAKE_OPTS_MAX + 1] = {
 	[VPNFLOW_A_OPTIONS_PRESERVE_TIMEOUT]	= "preserve-timeout",
 	[VPNFLOW_A_OPTIONS_TCPMSS_TUNNELED_ONLY] = "tcpmss-tunneled-only",
 	[VPNFLOW_A_OPTIONS_FAST_RESUME]		= "fast-resume",
+	[VPNFLOW_A_OPTIONS_DF_BIT]		= "df-bit",
 };
 
 static int opt_is_u8(int attr)
@@ -264,7 +265,8 @@ static int opt_is_u8(int attr)
 	       attr == VPNFLOW_A_OPTIONS_RECLASSIFY_VPN ||
 	       attr == VPNFLOW_A_OPTIONS_TCPMSS_AUTO ||
 	       attr == VPNFLOW_A_OPTIONS_TCPMSS_TUNNELED_ONLY ||
-	       attr == VPNFLOW_A_OPTIONS_FAST_RESUME;
+	       attr == VPNFLOW_A_OPTIONS_FAST_RESUME ||
+	       attr == VPNFLOW_A_OPTIONS_DF_BIT;
 }
 
 /* VPNFLOW_FAKE_STATE, or NULL if unset or empty. */
@@ -367,6 +369,12 @@ static void options_set(const struct mnl_socket *sk, const struct nlmsghdr *req)
 		if (mnl_attr_validate(a, opt_is_u8(attr) ? MNL_TYPE_U8 :
 							   MNL_TYPE_U32) < 0) {
 			ack_ext(sk, req, EINVAL, "invalid attribute type",
+				offset_of(req, a));
+			return;
+		}
+		if (attr == VPNFLOW_A_OPTIONS_DF_BIT &&
+		    mnl_attr_get_u8(a) > VPNFLOW_DF_BIT_SET_DF) {	/* as the policy */
+			ack_ext(sk, req, ERANGE, "integer out of range",
 				offset_of(req, a));
 			return;
 		}

@@ -659,6 +659,34 @@ def cmd_report(a):
                 f'its objects in use.')
             o.table(['snapshot', 'flows tracked', 'held (gwa)', 'gwa table', f'{cache} in use'], rows)
 
+    # Part 7 (resume after a tunnel outage, fast-resume off vs on)
+    RS = [r for r in R if r['part'] == 'resume']
+    if RS:
+        out_s = RS[0]['outage_s']
+        o.h(f'7. Resume after a {out_s} s tunnel outage: fast-resume off vs on (side by side)')
+
+        def cell(v):
+            return '-' if v is None or v < 0 else f'{v:,}'
+        rows = [[str(r['rep']), 'on' if r['fast_resume'] else 'off',
+                 {1: 'yes', 0: 'no'}.get(r.get('sa_gone'), '-'), cell(r['resume_ms']),
+                 cell(r['flow_delay_ms']), 'byte-exact' if r['byte_exact'] else 'FAILED',
+                 cell(r['leaks']), cell(r['hints']), cell(r['drops'])]
+                for r in sorted(RS, key=lambda r: (r['rep'], r['fast_resume']))]
+        o.table(['round', 'fast-resume', 'tunnel cleared', 'resume ms (client)', 'resume-delay ms (gwb)',
+                 'download', 'cleartext on WAN', 'icmp-hints (gwb)', 'pkts-dropped (gwb)'], rows)
+        def got(r):
+            return r['resume_ms'] is not None and r['resume_ms'] >= 0
+        off = [r['resume_ms'] for r in RS if not r['fast_resume'] and got(r)]
+        on = [r['resume_ms'] for r in RS if r['fast_resume'] and got(r)]
+        if off and on:
+            o.p(f"Resume, from the tunnel's SAs back on both gateways to the first resumed "
+                f"byte at the client (medians): off {med(off):,.0f} ms, on {med(on):,.0f} ms; "
+                f"off/on {med(off) / max(med(on), 1):,.1f}x. \"resume-delay\" is gwb's own "
+                f"figure for the flow (vpnsysopt monitor): its SAs back to the flow's first "
+                f"packet through them. Off, the figure is what remains of the sender's "
+                f"backed-off retransmission timeout when the tunnel returns (up to 120 s); "
+                f"on, about one base RTO.")
+
     dur = next((r['s'] for r in R if r['part'] == 'duration'), None)
     if dur:
         o.p('')

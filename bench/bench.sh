@@ -23,14 +23,17 @@
 # module not loaded vs loaded with everything on, alternating), 3 SYN rate
 # with tcpmss variants, 2 tunnel events at scale (module vs conntrack(8)
 # from a script; latency of T0 meanwhile), 4 memory, 5 and 6 A/Bs of two
-# modules (tunnel-down pass; flow dump and latency of T0 meanwhile).
+# modules (tunnel-down pass; flow dump and latency of T0 meanwhile), 7
+# resume after a tunnel outage, fast-resume off vs on (a download across
+# a real strongSwan flap, lib-ipsec.sh's flap_scenario, in namespaces of
+# its own; BENCH_RESUME_REPS rounds, BENCH_RESUME_OUTAGE s of WAN outage).
 #
 # Scale: BENCH_SCALE=full (default), quick, or smoke (`make check`: does
 # every part still measure what it says; no figure worth reading); BENCH_FLOWS (largest tunnel,
 # F3), BENCH_TABLE (conntrack entries in gwa for the big-table points),
 # BENCH_PAIRS (throughput pairs), BENCH_REPS (module events per point),
-# BENCH_PARTS (default "1 3 2 4"; 5 and 6 are A/Bs of BENCH_KO and
-# BENCH_KO_B: the tunnel-down pass, and a flow dump).
+# BENCH_PARTS (default "1 3 2 4 7", smoke "1 3 2 4"; 5 and 6 are A/Bs
+# of BENCH_KO and BENCH_KO_B: the tunnel-down pass, and a flow dump).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -49,15 +52,18 @@ RES=$OUT/results.jsonl
 PROFILE=1
 case ${BENCH_SCALE:-full} in
 quick) F3=${BENCH_FLOWS:-20000}; TABLE=${BENCH_TABLE:-100000}; PAIRS=${BENCH_PAIRS:-3}
-       REPS=${BENCH_REPS:-2}; SYN_ROUNDS=3; TPUT_S=2; SYN_S=1 ;;
+       REPS=${BENCH_REPS:-2}; SYN_ROUNDS=3; TPUT_S=2; SYN_S=1; RESUME_REPS=1 ;;
 smoke) F3=${BENCH_FLOWS:-1000}; TABLE=${BENCH_TABLE:-5000}; PAIRS=${BENCH_PAIRS:-1}
-       REPS=${BENCH_REPS:-1}; SYN_ROUNDS=1; TPUT_S=1; SYN_S=1; PROFILE=0 ;;
+       REPS=${BENCH_REPS:-1}; SYN_ROUNDS=1; TPUT_S=1; SYN_S=1; PROFILE=0; RESUME_REPS=1 ;;
 *)     F3=${BENCH_FLOWS:-100000}; TABLE=${BENCH_TABLE:-1000000}; PAIRS=${BENCH_PAIRS:-8}
-       REPS=${BENCH_REPS:-3}; SYN_ROUNDS=6; TPUT_S=3; SYN_S=2 ;;
+       REPS=${BENCH_REPS:-3}; SYN_ROUNDS=6; TPUT_S=3; SYN_S=2; RESUME_REPS=3 ;;
 esac
 F2=$((F3 / 10))
 F1=$((F3 / 100))
-PARTS=${BENCH_PARTS:-1 3 2 4}
+RESUME_REPS=${BENCH_RESUME_REPS:-$RESUME_REPS}
+RESUME_OUTAGE=${BENCH_RESUME_OUTAGE:-30}
+# The smoke run leaves part 7 to selftests/fast_resume.sh (make check).
+if [ "${BENCH_SCALE:-full}" = smoke ]; then PARTS=${BENCH_PARTS:-1 3 2 4}; else PARTS=${BENCH_PARTS:-1 3 2 4 7}; fi
 
 log() { echo "bench: $(date +%T) $*"; }
 rec() { echo "$*" >>"$RES"; }
@@ -721,6 +727,58 @@ part6()
 	echo >$T/kprobe_events
 	echo 1 >$T/tracing_on
 }
+
+# Part 7: how soon a preserved flow moves again after its tunnel's
+# return, fast-resume off and on side by side (the order alternates by
+# round). Each run is flap_scenario's download (server -> client, 1.2 MB
+# paced at 150 kB/s) across a WAN outage that DPD turns into a tunnel
+# drop, in namespaces of its own, the module loaded afresh. Recorded:
+# the client's figure (the tunnel's SAs back on both gateways to the
+# first resumed byte), gwb's own per-flow resume-delay (its resumed
+# event), the download, leaks, and gwb's hints and drops.
+part7()
+{
+	local rep fr d o flow ok json
+	command -v swanctl >/dev/null || { log "part 7: strongSwan (swanctl) not installed"; return 1; }
+	log "part 7: resume after a $RESUME_OUTAGE s outage, fast-resume off vs on, $RESUME_REPS round(s)"
+	vpnflow_unload
+	for ((rep = 1; rep <= RESUME_REPS; rep++)); do
+		for fr in $([ $((rep % 2)) = 1 ] && echo 0 1 || echo 1 0); do
+			d=$W/resume-$rep-fr$fr
+			rm -rf "$d"
+			mkdir -p "$d"
+			(
+				XFER_BYTES=1200000
+				# shellcheck source=../selftests/lib-ipsec.sh
+				. "$top/selftests/lib-ipsec.sh"
+				OUTAGE_EXTRA=$((RESUME_OUTAGE > 20 ? RESUME_OUTAGE - 10 : 10))
+				# Off, the next retransmission may come TCP_RTO_MAX after.
+				FLAP_IDLE=$((RESUME_OUTAGE + 150))
+				flap_hook_first()
+				{
+					local v=connection
+					[ "$fr" = 1 ] || v="no connection"
+					"$VS" -n "$gwa" $v preserve-vpn-flows fast-resume &&
+						"$VS" -n "$gwb" $v preserve-vpn-flows fast-resume && ipsec_up
+				}
+				flap_scenario on "$d" >"$d/log" 2>&1
+				python3 "$XFER" expect "$XFER_BYTES" >"$d/expect"
+			)
+			vpnflow_unload
+			o=$d/on
+			flow=$(sed -n 's|^resumed TCP .*/5001 tunnel .* resume-delay \([0-9]*\) ms$|\1|p' \
+				"$o.monitor" 2>/dev/null | tail -n 1)
+			ok=false
+			[ "$(cut -d' ' -f1,2 "$o.xfer" 2>/dev/null)" = "$(cat "$d/expect")" ] && ok=true
+			json=$(json_get icmp_hints "$o.cnt-gwb" 2>/dev/null)
+			rec "{\"part\":\"resume\",\"rep\":$rep,\"fast_resume\":$fr,\"outage_s\":$RESUME_OUTAGE,\"sa_gone\":$(int_or_null "$(cat "$o.sa-gone" 2>/dev/null)"),\"resume_ms\":$(int_or_null "$(cat "$o.resume-ms" 2>/dev/null)"),\"flow_delay_ms\":$(int_or_null "$flow"),\"byte_exact\":$ok,\"leaks\":$(int_or_null "$(cat "$o.leaks" 2>/dev/null)"),\"hints\":$(int_or_null "$json"),\"drops\":$(int_or_null "$(json_get pkts_dropped "$o.cnt-gwb" 2>/dev/null)")}"
+			log "resume: $(tail -n 1 "$RES")"
+		done
+	done
+}
+
+# int_or_null V: V if it is a whole number (-1 included), else null.
+int_or_null() { [[ $1 =~ ^-?[0-9]+$ ]] && echo "$1" || echo null; }
 
 part4()
 {

@@ -7,7 +7,8 @@
 # table.md into docs/benchmarks.md.
 #
 # Environment: BENCH_SCALE=full|quick, BENCH_FLOWS, BENCH_TABLE,
-# BENCH_PAIRS, BENCH_REPS, BENCH_PARTS (see bench/bench.sh), BENCH_MEM
+# BENCH_PAIRS, BENCH_REPS, BENCH_PARTS, BENCH_RESUME_REPS,
+# BENCH_RESUME_OUTAGE (see bench/bench.sh), BENCH_MEM
 # (guest MiB, default 4096), BENCH_TIMEOUT (s, default 5400), BENCH_KO
 # (measure that vpnflow_preserve.ko instead of this tree's), BENCH_KO_B
 # (part 5: the A/B of BENCH_KO and this one),
@@ -37,7 +38,8 @@ selftests/vm/run-vm.sh -k "$kver" -m "${BENCH_MEM:-4096}" -t "${BENCH_TIMEOUT:-5
 	BENCH_KO_B="$kob" \
 	BENCH_SCALE="${BENCH_SCALE:-full}" BENCH_FLOWS="${BENCH_FLOWS:-}" \
 	BENCH_TABLE="${BENCH_TABLE:-}" BENCH_PAIRS="${BENCH_PAIRS:-}" \
-	BENCH_REPS="${BENCH_REPS:-}" BENCH_PARTS="${BENCH_PARTS:-1 3 2 4}" \
+	BENCH_REPS="${BENCH_REPS:-}" BENCH_PARTS="${BENCH_PARTS:-}" \
+	BENCH_RESUME_REPS="${BENCH_RESUME_REPS:-}" BENCH_RESUME_OUTAGE="${BENCH_RESUME_OUTAGE:-}" \
 	"$top/bench/bench.sh" >"$res/run.log" 2>&1
 rc=$?
 echo "bench: VM finished (status $rc) after $(($(date +%s) - start)) s"

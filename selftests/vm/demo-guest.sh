@@ -29,8 +29,10 @@ EOT
 # of the way): make demo shows these lines while the VM runs. Written
 # through /proc, not an inherited descriptor: a daemon of the scenario
 # that kept one would keep this script's output open after it ends.
-out=/proc/$$/fd/1
-flap_progress() { echo "    $*" >"$out"; }
+# (Not named "out": flap_download has a local of that name, which
+# flap_progress would see when it calls it.)
+demo_tty=/proc/$$/fd/1
+flap_progress() { echo "    $*" >"$demo_tty"; }
 for mode in none off on; do
 	case $mode in
 	none) echo "run 1/4: stock Linux (module not loaded) ..." ;;

@@ -89,7 +89,7 @@ delay()
 }
 
 echo
-row() { printf '%-34s %-22s %-22s %-22s %-22s\n' "$@"; }
+row() { printf '%-34s %-26s %-26s %-26s %-26s\n' "$@"; }
 row "" "stock Linux" "preserve-vpn-flows off" "preserve-vpn-flows on" "on, fast-resume"
 row "download" "$(outcome none)" "$(outcome off)" "$(outcome on)" "$(outcome fr/on)"
 row "resumed after the tunnel's return" "$(resumed none)" "$(resumed off)" "$(resumed on)" "$(resumed fr/on)"

@@ -74,7 +74,11 @@ int vpnflow_nl_options_get_doit(struct sk_buff *skb, struct genl_info *info)
 	struct vpnflow_options opts;
 	struct sk_buff *msg;
 	void *hdr;
+	int err;
 
+	err = compat_genl_no_attrs(info->nlhdr, info->extack);
+	if (err)
+		return err;
 	mutex_lock(&vn->opts_lock);
 	opts = vn->opts;
 	mutex_unlock(&vn->opts_lock);
@@ -221,9 +225,12 @@ int vpnflow_nl_counters_get_doit(struct sk_buff *skb, struct genl_info *info)
 	struct sk_buff *msg;
 	struct nlattr *nest;
 	atomic64_t *c;
+	int attr, err;
 	void *hdr;
-	int attr;
 
+	err = compat_genl_no_attrs(info->nlhdr, info->extack);
+	if (err)
+		return err;
 	msg = vpnflow_nl_reply_new(info, &hdr);
 	if (!msg)
 		return -ENOMEM;
@@ -250,8 +257,11 @@ int vpnflow_nl_counters_clear_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct vpnflow_net *vn = vpnflow_pernet(genl_info_net(info));
 	atomic64_t *c;
-	int attr;
+	int attr, err;
 
+	err = compat_genl_no_attrs(info->nlhdr, info->extack);
+	if (err)
+		return err;
 	for (attr = 1; attr <= VPNFLOW_A_COUNTERS_MAX; attr++) {
 		c = vpnflow_counter(vn, attr);
 		if (c)
@@ -345,6 +355,11 @@ int vpnflow_nl_tunnel_get_dumpit(struct sk_buff *skb, struct netlink_callback *c
 	int bkt, err = 0;
 	void *hdr;
 
+	if (!skip) {
+		err = compat_genl_no_attrs(cb->nlh, cb->extack);
+		if (err)
+			return err;
+	}
 	spin_lock_bh(&vn->tlock);
 	hash_for_each(vn->tunnels, bkt, t, node) {
 		if (idx++ < skip)
@@ -535,7 +550,12 @@ void vpnflow_nl_tunnel_event(struct vpnflow_net *vn, struct vpnflow_tunnel *t,
 struct genl_family vpnflow_nl_family __ro_after_init = {
 	.name		= VPNFLOW_FAMILY_NAME,
 	.version	= VPNFLOW_FAMILY_VERSION,
-	.maxattr	= VPNFLOW_A_MAX,
+	/*
+	 * No family-wide maxattr: each operation that takes attributes has
+	 * its own policy. The core gives the others a reject-all policy
+	 * sized for no attributes (one entry on 7.3), and a family maxattr
+	 * would have it validate attribute types past that array's end.
+	 */
 	.netnsok	= true,
 	.module		= THIS_MODULE,
 	.ops		= vpnflow_nl_ops,

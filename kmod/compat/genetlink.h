@@ -28,4 +28,21 @@
 #define compat_genl_dumpit_attrs(cb)	(genl_dumpit_info(cb)->attrs)
 #endif
 
+/*
+ * An operation without a policy takes no attributes. Since 6.1
+ * (genl_family.resv_start_op) the core rejects attributes sent to it;
+ * before, the core ignores them, so the operation refuses them itself.
+ */
+static inline int compat_genl_no_attrs(const struct nlmsghdr *nlh,
+				       struct netlink_ext_ack *extack)
+{
+#ifndef VPNFLOW_HAVE_GENL_RESV_START_OP
+	if (nlmsg_attrlen(nlh, GENL_HDRLEN)) {
+		NL_SET_ERR_MSG(extack, "vpnflow_preserve: this command takes no attributes");
+		return -EINVAL;
+	}
+#endif
+	return 0;
+}
+
 #endif /* _VPNFLOW_COMPAT_GENETLINK_H */

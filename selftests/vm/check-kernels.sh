@@ -8,15 +8,18 @@
 # 20 to 40 minutes per kernel under TCG.
 # Ends with "N passed, N failed" and exits non-zero on any failure.
 #
-#   check-kernels.sh [-m full|core|short] [TARGET...]
-#                    (default: full, every target but bookworm)
+#   check-kernels.sh [-m full|core|short] [-t 'TEST...'] [TARGET...]
+#                    (default: full, every target but bookworm; -t runs
+#                    only these selftests/<name>.sh, whole, on each)
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 1
 mode=full
-while getopts m: o; do
+KERNEL_TESTS=
+while getopts m:t: o; do
 	case $o in
 	m) mode=$OPTARG ;;
+	t) KERNEL_TESTS=$OPTARG ;;
 	*) exit 2 ;;
 	esac
 done

@@ -98,12 +98,14 @@ totals()
 # The selftests of kernel_check's core and short runs (VPNFLOW_CORE=1
 # trims the long scripts to their core cases). core: load/unload with
 # netns churn, DKMS, the preserve flap on and off, reclassify, exact
-# tcpmss, the outer DF bit, the netlink/CLI round trip; short: load/unload,
-# DKMS, the CLI.
+# tcpmss, the outer DF bit, hostile netlink requests (the kernels' netlink
+# cores differ), the netlink/CLI round trip; short: load/unload, DKMS,
+# hostile netlink requests, the CLI.
 core_tests=(selftests/module_load.sh selftests/dkms.sh selftests/preserve.sh
 	    selftests/reclassify.sh selftests/tcpmss.sh selftests/df_bit.sh
-	    selftests/vpnsysopt.sh)
-short_tests=(selftests/module_load.sh selftests/dkms.sh selftests/vpnsysopt.sh)
+	    selftests/netlink_hostile.sh selftests/vpnsysopt.sh)
+short_tests=(selftests/module_load.sh selftests/dkms.sh selftests/netlink_hostile.sh
+	     selftests/vpnsysopt.sh)
 
 # kernel_check TARGET [core|short|full]: one of kernels.sh's targets end
 # to end (default: what kernels.sh says `make check` runs on it):
@@ -143,6 +145,11 @@ kernel_check()
 	short) list=("${short_tests[@]}") ;;
 	*) mapfile -t list < <(ls selftests/*.sh | grep -v '/lib[^/]*\.sh$') ;;
 	esac
+	# check-kernels.sh -t: these tests only, whole.
+	if [ -n "${KERNEL_TESTS:-}" ]; then
+		read -ra list <<<"$KERNEL_TESTS"
+		mode=full
+	fi
 	selftests/vm/run-vm.sh -k "$KVER" -R "$VMROOT" -t 4800 -r "$res" -- \
 		env VPNFLOW_DKMS=$dkms ${dkms_root:+VPNFLOW_DKMS_ROOT=$dkms_root} \
 		VPNFLOW_CORE=$([ "$mode" = full ] && echo 0 || echo 1) RR_VTI="${RR_VTI:-0}" \

@@ -99,7 +99,8 @@ mkdir -p "$res"
 cp kmod/vpnflow_preserve.ko tools/vpnsysopt "$res/"
 selftests/vm/run-vm.sh -k "$kver" -t 4800 -r "$res" -- \
 	env VPNFLOW_DKMS=$dkms RR_VTI="${RR_VTI:-0}" VPNFLOW_SETUPS_OFF="${VPNFLOW_SETUPS_OFF:-0}" VPNFLOW_SETUPS="${VPNFLOW_SETUPS:-}" VPNFLOW_LIBRESWAN_ROOT="$(selftests/vm/libreswan.sh -p)" VPNFLOW_KO=/mnt/vpnflow_preserve.ko VPNSYSOPT=/mnt/vpnsysopt \
-	VPNFLOW_RESUME_OUTAGES="${VPNFLOW_RESUME_OUTAGES:-30}" VPNFLOW_RESUME_OFF_FAMILIES="${VPNFLOW_RESUME_OFF_FAMILIES:-4}" \
+	VPNFLOW_RESUME_OUTAGES="${VPNFLOW_RESUME_OUTAGES:-30}" VPNFLOW_RESUME_FAMILIES="${VPNFLOW_RESUME_FAMILIES:-4 6}" \
+	VPNFLOW_RESUME_OFF_FAMILIES="${VPNFLOW_RESUME_OFF_FAMILIES:-4}" \
 	selftests/vm/guest-run.sh -t "${VPNFLOW_TEST_TIMEOUT:-900}" "${tests[@]}" | grep --line-buffered -v $'\e'
 vm_verdict "selftests in the VM" "$res"
 

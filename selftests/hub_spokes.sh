@@ -8,6 +8,14 @@
 # spoke's flow is preserved, torn down or paused; nothing leaves in
 # cleartext (VPNFLOW_CORE=1: 8 spokes instead of 20).
 #
+# Then reclassify-vpn per spoke: spokes 1, 2 and 3 lose their tunnels;
+# head office starts new UDP flows to them meanwhile (1, 600 and 1),
+# which the hub NATs out of its WAN. Each spoke's flows must enter its
+# tunnel within 1 s of its return, whatever the others' state: spoke 1
+# returns alone (the others' entries stay NATed), then spoke 2, whose 600
+# entries overflow what an armed tunnel records (its pass walks the
+# table), and right after it spoke 3.
+#
 #                                  +--------------------+
 #  +--------+       +-----------+  |  wan (a bridge)    |  +------------+
 #  |   hq   |-------|    hub    |--+ 192.0.2.0/24       +--| spoke i    |
@@ -30,7 +38,7 @@ N=20
 RATE=20000
 BYTES=$((RATE * 45))
 OUTAGE=15
-ktap_plan 7
+ktap_plan 13
 
 tmp=$(mktemp -d)
 defer rm -rf "$tmp"
@@ -99,6 +107,7 @@ defer vpnflow_unload
 for ns in "$hub" "${spokes[@]}"; do
 	"$VPNSYSOPT" -n "$ns" connection preserve-vpn-flows || exit 1
 done
+"$VPNSYSOPT" -n "$hub" connection reclassify-vpn || exit 1
 ok=1
 for i in $(seq 1 "$N"); do tunnel "$i" 0 up || ok=0; done
 [ "$ok" = 1 ] || { ktap_fail "$N tunnels installed"; exit 1; }
@@ -167,4 +176,71 @@ ktap_check "no other spoke's flow paused 2 s or more during spoke 1's outage ($w
 	test "$worst" -lt 2000
 ktap_check "no flow torn down on the hub" test "$(cnt after flows_torn_down)" = 0
 ktap_check "0 packets of head office's LAN in cleartext on the WAN" test "$leaks" = 0
+
+# --- reclassify-vpn, spoke by spoke ---
+MANY=600
+# The 1 s bound, scaled like busywait's timeouts (VPNFLOW_SLOW).
+LIM=$VPNFLOW_SLOW
+# nated PORT: the hub's UDP entries to PORT that leave NATed.
+nated() { ip netns exec "$hub" conntrack -L -p udp --dport "$1" 2>/dev/null | grep -c 'dst=192\.0\.2\.1 '; }
+# from_hq SPOKE AFTER: seconds from AFTER to SPOKE's first datagram from
+# head office's own address (through the tunnel; NATed ones come from
+# the hub's WAN address).
+from_hq() { first_from "$tmp/rc$1.rx" 198.51.100.66 "$2"; }
+tunnel 1 1 down && tunnel 2 0 down && tunnel 3 0 down ||
+	{ ktap_fail "spokes 1-3's tunnels removed"; exit 1; }
+dmesg -C
+for i in 1 2 3; do
+	ip netns exec "${spokes[i]}" python3 "$UDP" recv $((6000 + i)) "$tmp/rc$i.rx" &
+	defer kill $!
+done
+busywait 10000 sh -c "ip netns exec ${spokes[3]} ss -Hlun 'sport = :6003' | grep -q ."
+ip netns exec "$hq" python3 "$UDP" send "$(spoke_addr 1)" 6001 20 600 41001 &
+defer kill $!
+ip netns exec "$hq" python3 "$UDP" send "$(spoke_addr 2)" 6002 1000 600 42000 "$MANY" &
+defer kill $!
+ip netns exec "$hq" python3 "$UDP" send "$(spoke_addr 3)" 6003 20 600 41003 &
+defer kill $!
+all_nated() { [ "$(nated 6001)" = 1 ] && [ "$(nated 6002)" = "$MANY" ] && [ "$(nated 6003)" = 1 ]; }
+busywait 20000 all_nated
+ktap_info "NATed by the hub while spokes 1-3 are down: $(nated 6001), $(nated 6002), $(nated 6003) entries"
+ktap_check "head office's new flows to spokes 1-3 leave NATed while their tunnels are down (1, $MANY, 1)" all_nated
+
+t1=$(now)
+tunnel 1 2 up
+busywait 5000 grep -q ' 198\.51\.100\.66 ' "$tmp/rc1.rx"
+d1=$(from_hq 1 "$t1")
+n2=$(nated 6002) n3=$(nated 6003)
+ktap_info "spoke 1 back alone: its flow in its tunnel ${d1:-never} s after; still NATed: $n2 to spoke 2, $n3 to spoke 3"
+ktap_check "spoke 1 back alone: its flow enters its tunnel within $LIM s" within "$d1" "$LIM"
+ktap_check "spoke 1 back alone: spokes 2 and 3's entries untouched, still NATed" \
+	test "$n2" = "$MANY" -a "$n3" = 1
+
+t2=$(now)
+tunnel 2 1 up
+t3=$(now)
+tunnel 3 1 up
+busywait 5000 grep -q ' 198\.51\.100\.66 ' "$tmp/rc3.rx"
+busywait 5000 grep -q ' 198\.51\.100\.66 ' "$tmp/rc2.rx"
+# Every one of spoke 2's flows from head office's address: each sends
+# once a second, so within LIM + 1 s of the tunnel's return.
+all_in() { [ "$(awk '$2 == "198.51.100.66" { print $4 }' "$tmp/rc2.rx" | sort -u | wc -l)" -ge "$MANY" ]; }
+busywait 5000 all_in
+d2=$(from_hq 2 "$t2") d3=$(from_hq 3 "$t3")
+late=$(awk -v t="$t2" -v lim="$LIM" '$2 == "198.51.100.66" && !($4 in seen) { seen[$4] = $1 - t }
+	END { n = 0; for (f in seen) if (seen[f] <= lim + 1) n++; print n }' "$tmp/rc2.rx")
+"$VPNSYSOPT" -n "$hub" -j show counters >"$tmp/cnt-rc"
+dmesg | grep -E 'reclassify-vpn: tunnel [0-9]+ up' | sed 's/^/# /'
+# The hub's passes that cleared entries, in order (the spokes' clear none).
+passes=$(dmesg | sed -nE 's/.*reclassify-vpn: tunnel [0-9]+ up, ([1-9][0-9]*) flows cleared.*/\1/p' | xargs)
+ktap_info "spokes 2 and 3 back together: spoke 3's flow in its tunnel ${d3:-never} s after its SAs, spoke 2's first ${d2:-never} s after, $late of its $MANY flows within $LIM + 1 s; hub: flows_reclassified $(cnt rc flows_reclassified)"
+ktap_check "spoke 3 right after spoke 2: its flow enters its tunnel within $LIM s, not delayed by spoke 2's $MANY entries" \
+	within "$d3" "$LIM"
+ktap_check "spoke 2: all $MANY flows enter its tunnel, each at its first datagram after the return" \
+	test "$late" = "$MANY"
+# Spokes 1 and 3: exactly their recorded entry. Spoke 2's walk also
+# clears the entry its finished download left (untracked, in its
+# selectors).
+ok_passes() { set -- $passes; [ $# = 3 ] && [ "$1" = 1 ] && [ "$2" -ge "$MANY" ] && [ "$3" = 1 ]; }
+ktap_check "the hub's passes cleared 1, $MANY or more (a walk), 1 entries ($passes)" ok_passes
 ktap_finish

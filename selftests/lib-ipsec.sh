@@ -414,6 +414,19 @@ xfrm_tunnel_del()
 	ip -n "$ns" xfrm state delete src "$r" dst "$l" proto esp spi "$si"
 }
 
+# --- UDP streams (udpstream.py) and when their datagrams arrived ---
+UDP=$VPNFLOW_TOP/selftests/tools/udpstream.py
+# now: the monotonic clock, as udpstream.py's receiver logs it.
+now() { python3 -c 'import time; print(f"{time.monotonic():.3f}")'; }
+# first_from FILE ADDR AFTER: seconds from AFTER to the first datagram from
+# ADDR in a receiver's log FILE (empty: none).
+first_from()
+{
+	awk -v a="$2" -v t="$3" '$2 == a && $1 >= t { printf "%.3f\n", $1 - t; exit }' "$1" 2>/dev/null
+}
+# within SECONDS LIMIT: SECONDS is set and at most LIMIT.
+within() { [ -n "$1" ] && awk -v d="$1" -v m="$2" 'BEGIN { exit !(d <= m) }'; }
+
 # --- the download-across-a-flap scenario (selftests and make demo) ---
 XFER=$VPNFLOW_TOP/selftests/tools/xfer.py
 XFER_BYTES=${XFER_BYTES:-3000000}

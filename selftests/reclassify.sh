@@ -24,7 +24,6 @@ source "$(dirname "$0")/lib-ipsec.sh"
 require_vm
 command -v swanctl >/dev/null || ktap_skip_all "strongSwan (swanctl) not installed"
 if [ "$VPNFLOW_CORE" = 0 ]; then ktap_plan 19; else ktap_plan 12; fi
-UDP=$VPNFLOW_TOP/selftests/tools/udpstream.py
 tmp=$(mktemp -d)
 defer rm -rf "$tmp"
 

@@ -26,20 +26,11 @@ source "$(dirname "$0")/lib-ipsec.sh"
 require_vm
 command -v swanctl >/dev/null || ktap_skip_all "strongSwan (swanctl) not installed"
 ktap_plan 20
-UDP=$VPNFLOW_TOP/selftests/tools/udpstream.py
 tmp=$(mktemp -d)
 defer rm -rf "$tmp"
 
-now() { python3 -c 'import time; print(f"{time.monotonic():.3f}")'; }
 # counter FILE NAME: the counter in a saved show counters (-1: none).
 counter() { json_get "$2" "$1" || echo -1; }
-# first_from FILE ADDR AFTER: seconds from AFTER to the first datagram from
-# ADDR in FILE (empty: none).
-first_from()
-{
-	awk -v a="$2" -v t="$3" '$2 == a && $1 >= t { printf "%.3f\n", $1 - t; exit }' "$1" 2>/dev/null
-}
-within() { [ -n "$1" ] && awk -v d="$1" -v m="$2" 'BEGIN { exit !(d <= m) }'; }
 # The 1 s bound of the latency checks, scaled like busywait's timeouts:
 # VPNFLOW_SLOW=3 on the debug kernel, where a route change took 1.9 s.
 LIM=$VPNFLOW_SLOW

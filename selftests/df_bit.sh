@@ -18,6 +18,9 @@
 #     the WAN router counts gwa's ESP packets with DF and without.
 #  2. The same through UDP encapsulation (NAT-T, ESP in UDP 4500): clear-df
 #     and set-df.
+#  Then what Linux does today with an inner packet without DF too big for
+#     the SA (no fragmentation before encryption): 1472-byte datagrams,
+#     1500-byte packets; the ESP packet is fragmented, gwb reassembles.
 #  3. The black hole: 1350-byte datagrams (ESP packets of about 1430
 #     bytes). With DF and copy-df none arrives; with clear-df all do
 #     (fragmented by the router, reassembled by gwb). Without DF, set-df
@@ -32,7 +35,7 @@ command -v nft >/dev/null || ktap_skip_all "nft not installed"
 
 N=20
 PORT=7100
-ktap_plan 16
+ktap_plan 17
 
 tmp=$(mktemp -d)
 defer rm -rf "$tmp"
@@ -136,6 +139,21 @@ V no crypto ipsec df-bit || bail "no crypto ipsec df-bit refused"
 observe 0
 ktap_check "no crypto ipsec df-bit: copy-df again" \
 	test "$DF_SEEN/$NODF_SEEN/$(vpnflow_field "$gwa" df_bit show running-config all)" = "0/$N/copy-df"
+
+# --- fragmentation as Linux does it (after encryption) ---
+# reasm: gwb's IP reassembly requests (ReasmReqds, /proc/net/snmp).
+reasm()
+{
+	ip netns exec "$gwb" awk '$1 == "Ip:" { if (!n) { for (i = 2; i <= NF; i++) c[$i] = i; n = 1 }
+		else { print $c["ReasmReqds"]; exit } }' /proc/net/snmp
+}
+rx0=$(received) fr0=$(wan_count esp_frag) rq0=$(reasm)
+send "$N" 1472 0
+busywait 5000 sh -c "[ \$(wc -l <$tmp/rx) -ge $((rx0 + N)) ]"
+got=$(( $(received) - rx0 )) frags=$(( $(wan_count esp_frag) - fr0 )) rq=$(( $(reasm) - rq0 ))
+ktap_info "after encryption (Linux today), 1472-byte datagrams without DF: $got of $N received; the WAN carried $frags ESP fragments past the first; gwb's ReasmReqds +$rq"
+ktap_check "fragmentation today: 1500-byte packets without DF cross as fragmented ESP, reassembled by gwb" \
+	test "$got" = "$N" -a "$frags" -ge "$N" -a "$rq" -ge $((2 * N))
 
 # --- 3. a PMTU black hole for datagrams ---
 # The hop from the WAN router to gwb carries 1400 bytes; the router's

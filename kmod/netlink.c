@@ -16,6 +16,7 @@
 #include "flow.h"
 #include "netlink.h"
 #include "netlink-gen.h"
+#include "nfhooks.h"
 #include "tunnel.h"
 #include "vpnflow.h"
 #include "work.h"
@@ -43,7 +44,9 @@ static int vpnflow_nl_put_options(struct sk_buff *skb,
 	    nla_put_u32(skb, VPNFLOW_A_OPTIONS_PRESERVE_TIMEOUT, o->preserve_timeout) ||
 	    nla_put_u8(skb, VPNFLOW_A_OPTIONS_TCPMSS_TUNNELED_ONLY, o->tcpmss_tunneled_only) ||
 	    nla_put_u8(skb, VPNFLOW_A_OPTIONS_FAST_RESUME, o->fast_resume) ||
-	    nla_put_u8(skb, VPNFLOW_A_OPTIONS_DF_BIT, o->df_bit)) {
+	    nla_put_u8(skb, VPNFLOW_A_OPTIONS_DF_BIT, o->df_bit) ||
+	    nla_put_u32(skb, VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MARK, o->tcp_state_bypass_mark) ||
+	    nla_put_u32(skb, VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MASK, o->tcp_state_bypass_mask)) {
 		nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
 	}
@@ -133,6 +136,10 @@ static void vpnflow_nl_options_merge(struct vpnflow_options *o, struct nlattr **
 		o->fast_resume = nla_get_u8(tb[VPNFLOW_A_OPTIONS_FAST_RESUME]);
 	if (tb[VPNFLOW_A_OPTIONS_DF_BIT])
 		o->df_bit = nla_get_u8(tb[VPNFLOW_A_OPTIONS_DF_BIT]);
+	if (tb[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MARK])
+		o->tcp_state_bypass_mark = nla_get_u32(tb[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MARK]);
+	if (tb[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MASK])
+		o->tcp_state_bypass_mask = nla_get_u32(tb[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MASK]);
 }
 
 /* Publish @o, a field at a time: the data path reads them one by one. */
@@ -148,6 +155,10 @@ static void vpnflow_nl_options_publish(struct vpnflow_net *vn, const struct vpnf
 	WRITE_ONCE(vn->opts.tcpmss_tunneled_only, o->tcpmss_tunneled_only);
 	WRITE_ONCE(vn->opts.fast_resume, o->fast_resume);
 	WRITE_ONCE(vn->opts.df_bit, o->df_bit);
+	/* Off first, on last: no packet sees the new mark under the old mask. */
+	WRITE_ONCE(vn->opts.tcp_state_bypass_mask, 0);
+	WRITE_ONCE(vn->opts.tcp_state_bypass_mark, o->tcp_state_bypass_mark);
+	WRITE_ONCE(vn->opts.tcp_state_bypass_mask, o->tcp_state_bypass_mask);
 }
 
 int vpnflow_nl_options_set_doit(struct sk_buff *skb, struct genl_info *info)
@@ -182,7 +193,23 @@ int vpnflow_nl_options_set_doit(struct sk_buff *skb, struct genl_info *info)
 					tb[VPNFLOW_A_OPTIONS_TCPMSS]);
 		return -ERANGE;
 	}
+	if ((o.tcp_state_bypass_mark & ~o.tcp_state_bypass_mask) ||
+	    (o.tcp_state_bypass_mask && !o.tcp_state_bypass_mark)) {
+		mutex_unlock(&vn->opts_lock);
+		NL_SET_ERR_MSG_MOD(extack,
+				   "tcp-state-bypass mark must be non-zero and inside its mask");
+		NL_SET_BAD_ATTR(extack, tb[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MARK] ?:
+					tb[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MASK]);
+		return -EINVAL;
+	}
+	err = vpnflow_nf_bypass_prepare(vn, &o);
+	if (err) {
+		mutex_unlock(&vn->opts_lock);
+		NL_SET_ERR_MSG_MOD(extack, "cannot register the tcp-state-bypass hooks");
+		return err;
+	}
 	vpnflow_nl_options_publish(vn, &o);
+	vpnflow_nf_bypass_sync(vn);
 	mutex_unlock(&vn->opts_lock);
 
 	/* Changes apply at once to live tunnels and flows. */
@@ -215,6 +242,7 @@ static atomic64_t *vpnflow_counter(struct vpnflow_net *vn, int attr)
 	case VPNFLOW_A_COUNTERS_RECLASSIFY_PASSES: return &c->reclassify_passes;
 	case VPNFLOW_A_COUNTERS_ICMP_HINTS: return &c->icmp_hints;
 	case VPNFLOW_A_COUNTERS_ESP_DF_REWRITTEN: return &c->esp_df_rewritten;
+	case VPNFLOW_A_COUNTERS_TCP_STATE_BYPASSED: return &c->tcp_state_bypassed;
 	}
 	return NULL;
 }

@@ -44,6 +44,12 @@ static int __net_init vpnflow_net_init(struct net *net)
 	err = vpnflow_flows_init(vn);
 	if (err)
 		return err;
+	/* tcp_state_bypass=: on from the start. */
+	if (vpnflow_nf_bypass_prepare(vn, &vn->opts)) {
+		pr_warn("cannot register the tcp-state-bypass hooks: off in this namespace\n");
+		vn->opts.tcp_state_bypass_mask = 0;
+		vn->opts.tcp_state_bypass_mark = 0;
+	}
 	/* Tunnels that exist already (module loaded on a live gateway). */
 	vpnflow_work_kick(vn);
 	return 0;

@@ -13,6 +13,7 @@
 #include <net/netfilter/nf_conntrack.h>
 #include <net/xfrm.h>
 
+#include "bypass.h"
 #include "dfbit.h"
 #include "flow.h"
 #include "hint.h"
@@ -46,6 +47,11 @@
  *    clamping (mss.c).
  *  - df-bit (IPv4 POST_ROUTING, after track): the outer DF bit of the
  *    ESP packets themselves (dfbit.c).
+ *
+ * And, with or without tunnels, while tcp-state-bypass is on:
+ *  - bypass (PRE_ROUTING and LOCAL_OUT, right after conntrack, before
+ *    hold): a marked TCP packet conntrack refused is attached to its
+ *    flow's entry again (bypass.c).
  */
 
 static unsigned int vpnflow_nf_hold(void *priv, struct sk_buff *skb,
@@ -247,28 +253,57 @@ static const struct nf_hook_ops vpnflow_nf_ops_template[] = {
 	},
 };
 
+/*
+ * Only while tcp-state-bypass is on (vpnflow_nf_bypass_prepare()). Before
+ * hold: a packet bypass attaches to a preserved flow's entry gets its
+ * deadline back there.
+ */
+static const struct nf_hook_ops vpnflow_nf_bypass_template[] = {
+	{
+		.hook		= vpnflow_bypass_hook,
+		.pf		= NFPROTO_IPV4,
+		.hooknum	= NF_INET_PRE_ROUTING,
+		.priority	= NF_IP_PRI_CONNTRACK + 1,
+	}, {
+		.hook		= vpnflow_bypass_hook,
+		.pf		= NFPROTO_IPV4,
+		.hooknum	= NF_INET_LOCAL_OUT,
+		.priority	= NF_IP_PRI_CONNTRACK + 1,
+	}, {
+		.hook		= vpnflow_bypass_hook,
+		.pf		= NFPROTO_IPV6,
+		.hooknum	= NF_INET_PRE_ROUTING,
+		.priority	= NF_IP6_PRI_CONNTRACK + 1,
+	}, {
+		.hook		= vpnflow_bypass_hook,
+		.pf		= NFPROTO_IPV6,
+		.hooknum	= NF_INET_LOCAL_OUT,
+		.priority	= NF_IP6_PRI_CONNTRACK + 1,
+	},
+};
+
 /* Only while flows are preserved (vpnflow_nf_hold_enable()). */
 static const struct nf_hook_ops vpnflow_nf_hold_template[] = {
 	{
 		.hook		= vpnflow_nf_hold,
 		.pf		= NFPROTO_IPV4,
 		.hooknum	= NF_INET_PRE_ROUTING,
-		.priority	= NF_IP_PRI_CONNTRACK + 1,
+		.priority	= NF_IP_PRI_CONNTRACK + 2,
 	}, {
 		.hook		= vpnflow_nf_hold,
 		.pf		= NFPROTO_IPV4,
 		.hooknum	= NF_INET_LOCAL_OUT,
-		.priority	= NF_IP_PRI_CONNTRACK + 1,
+		.priority	= NF_IP_PRI_CONNTRACK + 2,
 	}, {
 		.hook		= vpnflow_nf_hold,
 		.pf		= NFPROTO_IPV6,
 		.hooknum	= NF_INET_PRE_ROUTING,
-		.priority	= NF_IP6_PRI_CONNTRACK + 1,
+		.priority	= NF_IP6_PRI_CONNTRACK + 2,
 	}, {
 		.hook		= vpnflow_nf_hold,
 		.pf		= NFPROTO_IPV6,
 		.hooknum	= NF_INET_LOCAL_OUT,
-		.priority	= NF_IP6_PRI_CONNTRACK + 1,
+		.priority	= NF_IP6_PRI_CONNTRACK + 2,
 	},
 };
 
@@ -382,6 +417,66 @@ void vpnflow_nf_hold_idle(struct vpnflow_net *vn)
 }
 
 /*
+ * tcp-state-bypass's hooks follow the option (an options-set, or a new
+ * namespace's defaults): registered before options turning it on are
+ * published (a failure changes nothing), unregistered once options
+ * turning it off are. They take a reference on conntrack in the
+ * namespace: bypass is of no use without it, tunnels or not. As for
+ * hold, the ops stay allocated until the namespace goes.
+ */
+int vpnflow_nf_bypass_prepare(struct vpnflow_net *vn, const struct vpnflow_options *o)
+{
+	int err = 0;
+
+	if (!o->tcp_state_bypass_mask)
+		return 0;
+	mutex_lock(&vn->nf_lock);
+	if (vn->nf_bypass_on)
+		goto out;
+	err = nf_ct_netns_get(vn->net, NFPROTO_INET);
+	if (err)
+		goto out;
+	if (!vn->nf_bypass_ops) {
+		vn->nf_bypass_ops = vpnflow_nf_register(vn, vpnflow_nf_bypass_template,
+							ARRAY_SIZE(vpnflow_nf_bypass_template));
+		err = PTR_ERR_OR_ZERO(vn->nf_bypass_ops);
+		if (err)
+			vn->nf_bypass_ops = NULL;
+	} else {
+		err = nf_register_net_hooks(vn->net, vn->nf_bypass_ops,
+					    ARRAY_SIZE(vpnflow_nf_bypass_template));
+	}
+	if (err)
+		nf_ct_netns_put(vn->net, NFPROTO_INET);
+	vn->nf_bypass_on = !err;
+out:
+	mutex_unlock(&vn->nf_lock);
+	return err;
+}
+
+/* Caller holds vn->nf_lock. */
+static void vpnflow_nf_bypass_unregister(struct vpnflow_net *vn)
+{
+	if (!vn->nf_bypass_on)
+		return;
+	nf_unregister_net_hooks(vn->net, vn->nf_bypass_ops,
+				ARRAY_SIZE(vpnflow_nf_bypass_template));
+	nf_ct_netns_put(vn->net, NFPROTO_INET);
+	vn->nf_bypass_on = false;
+}
+
+/* After options were published (under vn->opts_lock): off, no hooks. */
+void vpnflow_nf_bypass_sync(struct vpnflow_net *vn)
+{
+	lockdep_assert_held(&vn->opts_lock);
+	if (READ_ONCE(vn->opts.tcp_state_bypass_mask))
+		return;
+	mutex_lock(&vn->nf_lock);
+	vpnflow_nf_bypass_unregister(vn);
+	mutex_unlock(&vn->nf_lock);
+}
+
+/*
  * Netns exit / unload. nf_unregister_net_hooks() does not wait for packets
  * in flight through the hooks; synchronize_net() does, before the caller
  * frees the flows they look at.
@@ -390,6 +485,7 @@ void vpnflow_nf_disable(struct vpnflow_net *vn)
 {
 	mutex_lock(&vn->nf_lock);
 	vpnflow_nf_hold_unregister(vn);
+	vpnflow_nf_bypass_unregister(vn);
 	if (vn->nf_ops) {
 		nf_unregister_net_hooks(vn->net, vn->nf_ops, ARRAY_SIZE(vpnflow_nf_ops_template));
 		nf_ct_netns_put(vn->net, NFPROTO_INET);
@@ -398,6 +494,8 @@ void vpnflow_nf_disable(struct vpnflow_net *vn)
 	synchronize_net();
 	kfree(vn->nf_hold_ops);
 	vn->nf_hold_ops = NULL;
+	kfree(vn->nf_bypass_ops);
+	vn->nf_bypass_ops = NULL;
 	kfree(vn->nf_ops);
 	vn->nf_ops = NULL;
 }

@@ -12,6 +12,7 @@
 #include <net/xfrm.h>
 
 struct vpnflow_net;
+struct vpnflow_options;
 
 /* The tunnel-mode state that will encrypt @skb, if any. */
 static inline const struct xfrm_state *vpnflow_skb_out_state(const struct sk_buff *skb)
@@ -39,6 +40,8 @@ static inline const struct xfrm_state *vpnflow_skb_in_state(const struct sk_buff
 int vpnflow_nf_enable(struct vpnflow_net *vn);
 int vpnflow_nf_hold_enable(struct vpnflow_net *vn);
 void vpnflow_nf_hold_idle(struct vpnflow_net *vn);
+int vpnflow_nf_bypass_prepare(struct vpnflow_net *vn, const struct vpnflow_options *o);
+void vpnflow_nf_bypass_sync(struct vpnflow_net *vn);
 void vpnflow_nf_disable(struct vpnflow_net *vn);
 
 #endif /* _VPNFLOW_NFHOOKS_H */

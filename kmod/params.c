@@ -9,6 +9,7 @@
 #include <linux/bits.h>
 #include <linux/moduleparam.h>
 #include <linux/module.h>
+#include <linux/string.h>
 #include <linux/sysfs.h>
 
 #include <uapi/linux/vpnflow.h>
@@ -123,6 +124,53 @@ static const struct kernel_param_ops vpnflow_param_df_bit_ops = {
 	.get = vpnflow_param_get_df_bit,
 };
 
+/*
+ * tcp_state_bypass: "MARK/MASK", "MARK" (mask 0xffffffff) or "off", as
+ * sysopt connection tcp-state-bypass mark takes them.
+ */
+static int vpnflow_param_set_bypass(const char *val, const struct kernel_param *kp)
+{
+	struct vpnflow_options *o = kp->arg;
+	u32 mark, mask = U32_MAX;
+	char buf[24], *slash;
+
+	if (sysfs_streq(val, "off")) {
+		o->tcp_state_bypass_mask = 0;
+		o->tcp_state_bypass_mark = 0;
+		return 0;
+	}
+	if (strscpy(buf, val, sizeof(buf)) < 0)
+		goto bad;
+	strim(buf);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash++ = '\0';
+	if (kstrtou32(buf, 0, &mark) || (slash && kstrtou32(slash, 0, &mask)) ||
+	    !mark || (mark & ~mask))
+		goto bad;
+	o->tcp_state_bypass_mark = mark;
+	o->tcp_state_bypass_mask = mask;
+	return 0;
+bad:
+	pr_err("%s: expected MARK[/MASK] (MARK not 0, inside MASK) or off, got '%s'\n",
+	       kp->name, val);
+	return -EINVAL;
+}
+
+static int vpnflow_param_get_bypass(char *buf, const struct kernel_param *kp)
+{
+	const struct vpnflow_options *o = kp->arg;
+
+	if (!o->tcp_state_bypass_mask)
+		return sysfs_emit(buf, "off\n");
+	return sysfs_emit(buf, "0x%x/0x%x\n", o->tcp_state_bypass_mark, o->tcp_state_bypass_mask);
+}
+
+static const struct kernel_param_ops vpnflow_param_bypass_ops = {
+	.set = vpnflow_param_set_bypass,
+	.get = vpnflow_param_get_bypass,
+};
+
 static const struct kernel_param_ops vpnflow_param_mss_ops = {
 	.set = vpnflow_param_set_mss,
 	.get = param_get_uint,
@@ -154,6 +202,9 @@ module_param_cb(fast_resume, &vpnflow_param_flag_ops, &vpnflow_defaults.fast_res
 MODULE_PARM_DESC(fast_resume, "Default of sysopt connection preserve-vpn-flows fast-resume (0)");
 module_param_cb(df_bit, &vpnflow_param_df_bit_ops, &vpnflow_defaults.df_bit, 0644);
 MODULE_PARM_DESC(df_bit, "Default of crypto ipsec df-bit: copy-df, clear-df or set-df (copy-df)");
+module_param_cb(tcp_state_bypass, &vpnflow_param_bypass_ops, &vpnflow_defaults, 0644);
+MODULE_PARM_DESC(tcp_state_bypass,
+		 "Default of sysopt connection tcp-state-bypass mark: MARK[/MASK] or off (off)");
 
 /*
  * The options a new namespace starts with. The parameter lock makes the

@@ -32,6 +32,8 @@ struct vpnflow_options {
 	u32 preserve_timeout;
 	u8 fast_resume;
 	u8 df_bit;
+	u32 tcp_state_bypass_mark;
+	u32 tcp_state_bypass_mask;	/* 0: off */
 };
 
 struct vpnflow_counters {
@@ -54,12 +56,13 @@ struct vpnflow_counters {
 	atomic64_t reclassify_passes;	/* reclassify-vpn passes, walks or not */
 	atomic64_t icmp_hints;		/* fast-resume ICMP hints sent */
 	atomic64_t esp_df_rewritten;	/* outer DF changed by df-bit */
+	atomic64_t tcp_state_bypassed;	/* refused by conntrack, attached again */
 };
 
 /**
  * struct vpnflow_net - the module's state in one network namespace
  *
- * Locks, in the order they nest: @work_lock, then @opts_lock or @nf_lock,
+ * Locks, in the order they nest: @work_lock, then @opts_lock, then @nf_lock,
  * then @tlock (a spinlock taken with BHs off, also from the data path).
  * Tunnels are freed only by the reconcile (work.c), which runs under
  * @work_lock like the flow GC: a tunnel pointer taken under @tlock stays
@@ -100,6 +103,9 @@ struct vpnflow_counters {
  * @nf_hold_ops: the hold hooks, registered while flows are preserved;
  *	@nf_lock.
  * @nf_hold_on: @nf_hold_ops are registered; @nf_lock.
+ * @nf_bypass_ops: the tcp-state-bypass hooks, registered while the option
+ *	is on (bypass.c); @nf_lock.
+ * @nf_bypass_on: @nf_bypass_ops are registered; @nf_lock.
  * @log_rs: rate limit of the teardown and reclassify messages.
  * @fib_nb: route notifier, registered with the first route-based tunnel.
  * @fib_registered: @fib_nb is registered; @work_lock (or namespace exit,
@@ -146,6 +152,8 @@ struct vpnflow_net {
 	struct nf_hook_ops *nf_ops;
 	struct nf_hook_ops *nf_hold_ops;
 	bool nf_hold_on;
+	struct nf_hook_ops *nf_bypass_ops;
+	bool nf_bypass_on;
 	struct ratelimit_state log_rs;
 
 	struct notifier_block fib_nb;

@@ -29,6 +29,7 @@ no sysopt connection preserve-vpn-flows fast-resume
 no sysopt connection tcpmss auto
 no sysopt connection tcpmss tunneled-only
 timeout preserve-vpn-flows 1:00:00
+no sysopt connection tcp-state-bypass mark
 crypto ipsec df-bit copy-df"
 
 # expect_out DESC EXPECTED CMD...: CMD exits 0 and prints exactly EXPECTED.
@@ -58,6 +59,7 @@ set_all()
 	V connection tcpmss minimum 400 &&
 	V connection tcpmss auto &&
 	V timeout preserve-vpn-flows 1:30:00 &&
+	V connection tcp-state-bypass mark 0x40/0xc0 &&
 	V crypto ipsec df-bit set-df
 }
 ktap_check "every option can be set" set_all
@@ -69,6 +71,7 @@ sysopt connection preserve-vpn-flows fast-resume
 sysopt connection tcpmss auto
 no sysopt connection tcpmss tunneled-only
 timeout preserve-vpn-flows 1:30:00
+sysopt connection tcp-state-bypass mark 0x40/0xc0
 crypto ipsec df-bit set-df" V show running-config all
 
 json_ok()
@@ -78,7 +81,8 @@ import json, sys
 j = json.load(sys.stdin)
 want = {"preserve_vpn_flows": True, "reclassify_vpn": False, "tcpmss": 1200,
         "tcpmss_minimum": 400, "tcpmss_auto": True, "preserve_timeout": 5400,
-        "fast_resume": True, "df_bit": "set-df"}
+        "fast_resume": True, "df_bit": "set-df",
+        "tcp_state_bypass_mark": 0x40, "tcp_state_bypass_mask": 0xc0}
 bad = {k: (j.get(k), v) for k, v in want.items() if j.get(k) != v}
 print("# json mismatches:", bad)
 sys.exit(1 if bad else 0)'
@@ -110,6 +114,7 @@ undo_all()
 	V no connection tcpmss auto &&
 	V timeout preserve-vpn-flows 3600 &&
 	V no crypto ipsec df-bit &&
+	V no connection tcp-state-bypass mark &&
 	[ -z "$(V show running-config)" ]
 }
 ktap_check "undoing every change leaves running-config empty" undo_all

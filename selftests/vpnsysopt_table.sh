@@ -85,6 +85,7 @@ no sysopt connection preserve-vpn-flows fast-resume
 no sysopt connection tcpmss auto
 no sysopt connection tcpmss tunneled-only
 timeout preserve-vpn-flows 1:00:00
+no sysopt connection tcp-state-bypass mark
 crypto ipsec df-bit copy-df"
 zeros="sa-events 0
 policy-events 0
@@ -183,6 +184,18 @@ pre='pre_set crypto ipsec df-bit clear-df' run="" \
 row "no crypto ipsec df-bit WORD: copy-df"	0 "=" no crypto ipsec df-bit set-df
 row "crypto ipsec df-bit without a word"	1 '~incomplete command; expected "clear-df", "copy-df" or "set-df"' crypto ipsec df-bit
 row "crypto ipsec df-bit with an unknown word"	1 '~unknown keyword "keep-df"; expected "clear-df", "copy-df" or "set-df"' crypto ipsec df-bit keep-df
+run="sysopt connection tcp-state-bypass mark 0x10/0x10" \
+row "connection tcp-state-bypass mark 0x10/0x10"	0 "=" connection tcp-state-bypass mark 0x10/0x10
+run="sysopt connection tcp-state-bypass mark 0x5/0xffffffff" \
+row "tcp-state-bypass mark alone: the whole mask"	0 "=" sysopt connection tcp-state-bypass mark 5
+run="sysopt connection tcp-state-bypass mark 0x300/0xf00" \
+row "abbreviated: conn tcp-s m 768/3840"	0 "=" conn tcp-s m 768/3840
+pre='pre_set connection tcp-state-bypass mark 0x10' run="" \
+row "no connection tcp-state-bypass mark: off"	0 "=" no connection tcp-state-bypass mark
+pre='pre_set connection tcp-state-bypass mark 0x10' run="" \
+row "no connection tcp-state-bypass mark VALUE: off" 0 "=" no connection tcp-state-bypass mark 0x20
+row "tcp-state-bypass mark outside its mask"	1 '~tcp-state-bypass mark 0x3/0x1 has bits outside its mask' connection tcp-state-bypass mark 0x3/0x1
+row "tcp-state-bypass mark 0"			1 '~tcp-state-bypass mark 0 would match unmarked packets' connection tcp-state-bypass mark 0
 
 # --- show commands ---
 row "show running-config: nothing on defaults"	0 "=" show running-config
@@ -237,7 +250,7 @@ row "unknown keyword lists the choices"		1 '~unknown keyword "xlate"; expected "
 row "ambiguous abbreviation s"			1 '~ambiguous keyword "s"; did you mean "sysopt" or "show"?' s run
 row "ambiguous abbreviation c"			1 '~ambiguous keyword "c"; did you mean "connection", "crypto" or "clear"?' c counters
 row "ambiguous abbreviation show co"		1 '~ambiguous keyword "co"; did you mean "counters" or "conn"?' show co
-row "missing keyword"				1 '~incomplete command; expected "preserve-vpn-flows", "reclassify-vpn" or "tcpmss"' connection
+row "missing keyword"				1 '~incomplete command; expected "preserve-vpn-flows", "reclassify-vpn", "tcpmss" or "tcp-state-bypass"' connection
 row "missing tcpmss value"			1 '~incomplete command; expected "minimum", "auto", "tunneled-only" or a number (0 or 48-65535)' connection tcpmss
 row "missing tcpmss minimum value"		1 '~incomplete command; expected a number (0 or 48-65535)' connection tcpmss minimum
 row "missing timeout value"			1 '~incomplete command; expected H:MM:SS or SECONDS' timeout preserve-vpn-flows

@@ -46,6 +46,7 @@ static const struct ctr_desc ctr_desc[VPNFLOW_A_COUNTERS_MAX + 1] = {
 	CTR(RECLASSIFY_PASSES,	"reclassify-passes",	"reclassify_passes",	U64),
 	CTR(ICMP_HINTS,		"icmp-hints",		"icmp_hints",		U64),
 	CTR(ESP_DF_REWRITTEN,	"esp-df-rewritten",	"esp_df_rewritten",	U64),
+	CTR(TCP_STATE_BYPASSED,	"tcp-state-bypassed",	"tcp_state_bypassed",	U64),
 };
 
 struct ctrs {

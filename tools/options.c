@@ -10,6 +10,7 @@
  *   [no] connection tcpmss auto
  *   timeout preserve-vpn-flows H:MM:SS|SECONDS | no timeout preserve-vpn-flows
  *   crypto ipsec df-bit clear-df|copy-df|set-df | no crypto ipsec df-bit
+ *   connection tcp-state-bypass mark MARK[/MASK] | no connection tcp-state-bypass mark
  *   show running-config [all]
  *
  * One table describes every option: its attribute, its words in the
@@ -31,6 +32,8 @@ enum opt_kind {
 	OPT_MSS,	/* u32 0 or 48-65535: "sysopt connection X N" */
 	OPT_TIMEOUT,	/* u32 seconds: "timeout X H:MM:SS" */
 	OPT_DF_BIT,	/* u8 enum vpnflow_df_bit: "crypto ipsec df-bit WORD" */
+	OPT_BYPASS,	/* u32 mark, with the mask below: one line */
+	OPT_BYPASS_MASK, /* u32, 0: off; printed with the mark */
 };
 
 struct opt_desc {
@@ -77,6 +80,14 @@ static const struct opt_desc opt_desc[VPNFLOW_A_OPTIONS_MAX + 1] = {
 		"crypto ipsec df-bit",
 		"df_bit", OPT_DF_BIT, VPNFLOW_DF_BIT_COPY_DF,
 	},
+	[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MARK] = {
+		"sysopt connection tcp-state-bypass mark",
+		"tcp_state_bypass_mark", OPT_BYPASS, 0,
+	},
+	[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MASK] = {
+		"sysopt connection tcp-state-bypass mark",
+		"tcp_state_bypass_mask", OPT_BYPASS_MASK, 0,
+	},
 };
 
 /* The ASA's words for enum vpnflow_df_bit. */
@@ -111,6 +122,7 @@ static const int opt_order[] = {
 	VPNFLOW_A_OPTIONS_TCPMSS_AUTO,
 	VPNFLOW_A_OPTIONS_TCPMSS_TUNNELED_ONLY,
 	VPNFLOW_A_OPTIONS_PRESERVE_TIMEOUT,
+	VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MARK,
 	VPNFLOW_A_OPTIONS_DF_BIT,
 };
 
@@ -121,6 +133,8 @@ static const int opt_order[] = {
 #define TIMEOUT_ALT	"H:MM:SS or SECONDS, " TIMEOUT_RANGE
 #define TIMEOUT_HELP	"{H:MM:SS | SECONDS}"
 #define DF_BIT_HELP	"{clear-df | copy-df | set-df}"
+#define MARK_HELP	"MARK[/MASK]"
+#define MARK_ALT	"MARK[/MASK], numbers (0x for hex), MARK not 0 and inside MASK"
 
 static bool opt_known(int attr)
 {
@@ -226,6 +240,78 @@ static int opt_mss(struct vs *vs, int argc, char **argv, int attr)
 	return rc ? rc : opt_set(vs, attr, vs->no ? 0 : mss);
 }
 
+/* A u32 in decimal, or in hex after 0x. */
+static int parse_u32_any(const char *s, const char *end, uint32_t *v)
+{
+	uint64_t n = 0;
+	int d;
+
+	if (end - s <= 2 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
+		return vs_parse_u32(s, end, v);
+	for (s += 2; s < end; s++) {
+		if (*s >= '0' && *s <= '9')
+			d = *s - '0';
+		else if ((*s | 0x20) >= 'a' && (*s | 0x20) <= 'f')
+			d = (*s | 0x20) - 'a' + 10;
+		else
+			return -EINVAL;
+		n = n * 16 + d;
+		if (n > UINT32_MAX)
+			return -ERANGE;
+	}
+	*v = n;
+	return 0;
+}
+
+/* "MARK[/MASK]": the mask is all ones when not given. */
+static int parse_mark(struct vs *vs, char **at, uint32_t *mark, uint32_t *mask)
+{
+	const char *s = *at, *slash = strchr(s, '/');
+	const char *end = slash ? slash : s + strlen(s);
+
+	*mask = UINT32_MAX;
+	if (parse_u32_any(s, end, mark) ||
+	    (slash && parse_u32_any(slash + 1, slash + strlen(slash), mask)))
+		return kw_error(vs, at, "invalid tcp-state-bypass mark \"%s\"; expected %s",
+				s, MARK_ALT);
+	if (!*mask)
+		return kw_error(vs, at, "tcp-state-bypass mask 0 matches every packet; to turn it off: no sysopt connection tcp-state-bypass mark");
+	if (*mark & ~*mask)
+		return kw_error(vs, at, "tcp-state-bypass mark %s has bits outside its mask", s);
+	if (!*mark)
+		return kw_error(vs, at, "tcp-state-bypass mark %s would match unmarked packets", s);
+	return 0;
+}
+
+/* "[no] ... tcp-state-bypass mark [MARK[/MASK]]": "no" turns it off. */
+static int do_bypass_mark(struct vs *vs, int argc, char **argv)
+{
+	uint32_t mark, mask;
+	int rc;
+
+	if (!argc && vs->no)
+		goto off;
+	if (!argc)
+		return kw_error(vs, argv, "incomplete command; expected %s", MARK_ALT);
+	rc = parse_mark(vs, argv, &mark, &mask);
+	if (!rc)
+		rc = kw_end(vs, argc - 1, argv + 1);
+	if (rc)
+		return rc;
+	if (vs->no)
+		goto off;
+	opt_set(vs, VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MARK, mark);
+	return opt_set(vs, VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MASK, mask);
+off:
+	opt_set(vs, VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MARK, 0);
+	return opt_set(vs, VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MASK, 0);
+}
+
+static const struct kw bypass_kw[] = {
+	{ .name = "mark", .fn = do_bypass_mark, .flags = KW_NO, .arg = MARK_HELP },
+	KW_END
+};
+
 static int do_fast_resume(struct vs *vs, int argc, char **argv)
 {
 	return opt_flag(vs, argc, argv, VPNFLOW_A_OPTIONS_FAST_RESUME);
@@ -286,6 +372,7 @@ const struct kw connection_kw[] = {
 	{ .name = "reclassify-vpn", .fn = do_reclassify, .flags = KW_NO },
 	{ .name = "tcpmss", .fn = do_tcpmss,
 	  .flags = KW_NO, .sub = tcpmss_kw, .arg = MSS_HELP },
+	{ .name = "tcp-state-bypass", .flags = KW_NO, .sub = bypass_kw },
 	KW_END
 };
 
@@ -461,10 +548,12 @@ int vs_opts_get(struct vs *vs, struct vs_opts *o)
 
 /* Output */
 
-static void opt_print_line(FILE *f, int attr, uint32_t val)
+static void opt_print_line(FILE *f, const struct vs_opts *o, int attr)
 {
+	const uint32_t mask = o->val[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MASK];
 	const struct opt_desc *d = &opt_desc[attr];
 	char hms[VS_HMS_LEN], num[12];
+	uint32_t val = o->val[attr];
 
 	switch (d->kind) {
 	case OPT_BOOL:
@@ -480,7 +569,23 @@ static void opt_print_line(FILE *f, int attr, uint32_t val)
 	case OPT_DF_BIT:
 		fprintf(f, "%s %s\n", d->words, df_bit_name(num, sizeof(num), val));
 		break;
+	case OPT_BYPASS:
+		if (mask)
+			fprintf(f, "%s 0x%x/0x%x\n", d->words, val, mask);
+		else
+			fprintf(f, "no %s\n", d->words);
+		break;
+	case OPT_BYPASS_MASK:
+		break;
 	}
+}
+
+/* Does @attr differ from its default in @o? The bypass mark goes by its mask. */
+static bool opt_changed(const struct vs_opts *o, int attr)
+{
+	if (opt_desc[attr].kind == OPT_BYPASS)
+		attr = VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MASK;
+	return o->val[attr] != opt_desc[attr].def;
 }
 
 /*
@@ -497,8 +602,8 @@ void vs_opts_print(FILE *f, const struct vs_opts *o, bool all)
 		attr = opt_order[i];
 		if (!(o->present & (1U << attr)))
 			continue;
-		if (all || o->val[attr] != opt_desc[attr].def)
-			opt_print_line(f, attr, o->val[attr]);
+		if (all || opt_changed(o, attr))
+			opt_print_line(f, o, attr);
 	}
 }
 

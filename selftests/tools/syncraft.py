@@ -19,6 +19,9 @@
   syncraft.py craft SRC DST DPORT OUT
         send the crafted SYNs (raw IPv4, checksums computed here) from SRC to
         DST:DPORT; describe each in OUT (name sport seq tcp expect)
+  syncraft.py segment SRC SPORT DST DPORT SEQ ACK
+        send one IPv4 ACK|PSH segment with a few bytes of data (raw,
+        checksums computed here), e.g. out of a connection's window
   syncraft.py verify SENT CAPTURED MSS
         per crafted SYN: "NAME ok|fail DETAIL"; malformed ones must arrive
         byte-identical (TCP header, options, payload), the valid one with
@@ -234,6 +237,19 @@ def craft(src, dst, dport, out):
     return 0
 
 
+def segment(src, sport, dst, dport, seq, ack):
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    saddr, daddr = socket.inet_aton(src), socket.inet_aton(dst)
+    seg = struct.pack('!HHIIBBHHH', sport, dport, seq & 0xffffffff, ack & 0xffffffff,
+                      5 << 4, 0x18, 64240, 0, 0) + b'syncraft\n'
+    seg = seg[:16] + struct.pack('!H', tcp_csum(4, saddr, daddr, seg)) + seg[18:]
+    ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(seg), random.getrandbits(16),
+                     0x4000, 64, socket.IPPROTO_TCP, 0, saddr, daddr)
+    ip = ip[:10] + struct.pack('!H', (~csum_fold(ip)) & 0xffff) + ip[12:]
+    s.sendto(ip + seg, (dst, 0))
+    return 0
+
+
 def verify(sent_path, cap_path, want_mss):
     caps = read_capture(cap_path)
     rc = 0
@@ -346,6 +362,8 @@ def main():
         return show_mss(a[1])
     elif cmd == 'craft':
         return craft(a[1], a[2], int(a[3]), a[4])
+    elif cmd == 'segment':
+        return segment(a[1], int(a[2]), a[3], int(a[4]), int(a[5], 0), int(a[6], 0))
     elif cmd == 'verify':
         return verify(a[1], a[2], int(a[3]))
     elif cmd == 'espmtu':

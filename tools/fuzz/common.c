@@ -122,6 +122,17 @@ void fuzz_check_opts(const struct vs_opts *o)
 			if (v < 1 || v > VPNFLOW_PRESERVE_TIMEOUT_MAX)
 				fuzz_fail("option %d: timeout %u", attr, v);
 			break;
+		case VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MARK:
+		case VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MASK: {
+			/* Always set together: a valid mark under its mask, or both 0. */
+			const int mk = VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MARK;
+			const int ms = VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MASK;
+
+			if (!(o->present & (1U << mk)) || !(o->present & (1U << ms)) ||
+			    (o->val[mk] & ~o->val[ms]) || (!o->val[mk] != !o->val[ms]))
+				fuzz_fail("tcp-state-bypass mark 0x%x/0x%x", o->val[mk], o->val[ms]);
+			break;
+		}
 		default:
 			fuzz_fail("option %d set, which no command sets", attr);
 		}

@@ -90,7 +90,7 @@ case_ "help takes no argument"		1 'unexpected "x"'	help x
 help_commands() {
 	"$bin" -h 2>/dev/null | sed -n '/^Commands/,/^$/s/^  //p' | python3 -c '
 import re, sys
-vals = {"N": "1", "ID": "1", "H:MM:SS": "1:00:00", "SECONDS": "60"}
+vals = {"N": "1", "ID": "1", "H:MM:SS": "1:00:00", "SECONDS": "60", "MARK[/MASK]": "0x10/0x30"}
 def value(w):
     m = re.fullmatch(r"(\d+)-\d+", w)
     return m.group(1) if m else vals.get(w, w)
@@ -135,7 +135,7 @@ case_ "caret points at the bad word"	1 $'  connection presrve\n             ^' c
 case_ "ambiguous abbreviation"		1 'ambiguous keyword "s"; did you mean "sysopt" or "show"?' s run
 case_ "ambiguous abbreviation after no"	1 'unknown keyword "run"' no s run
 case_ "incomplete command lists keywords" 1 'incomplete command; expected "running-config", "counters", "vpn-context", "conn" or "asp"' show
-case_ "incomplete connection"		1 'expected "preserve-vpn-flows", "reclassify-vpn" or "tcpmss"' connection
+case_ "incomplete connection"		1 'expected "preserve-vpn-flows", "reclassify-vpn", "tcpmss" or "tcp-state-bypass"' connection
 case_ "incomplete tcpmss"		1 'expected "minimum", "auto", "tunneled-only" or a number (0 or 48-65535)' connection tcpmss
 case_ "missing tcpmss minimum value"	1 'incomplete command; expected a number (0 or 48-65535)' connection tcpmss minimum
 case_ "missing timeout value"		1 'expected H:MM:SS or SECONDS' timeout preserve-vpn-flows
@@ -148,6 +148,15 @@ case_ "no is not valid with help"	1 '"no" is not valid with "help"' no help
 case_ "sysopt only once"		1 'unknown keyword "sysopt"' sysopt sysopt connection preserve-vpn-flows
 case_ "no only before sysopt"		1 'unknown keyword "no"' sysopt no connection preserve-vpn-flows
 case_ "unknown tcpmss keyword"		1 'unknown keyword "maximum"' connection tcpmss maximum 1400
+case_ "incomplete tcp-state-bypass"	1 'incomplete command; expected "mark"' connection tcp-state-bypass
+case_ "missing bypass mark"		1 'incomplete command; expected MARK[/MASK], numbers (0x for hex), MARK not 0 and inside MASK' connection tcp-state-bypass mark
+case_ "bypass mark not a number"	1 'invalid tcp-state-bypass mark "0x1g"' connection tcp-state-bypass mark 0x1g
+case_ "bypass mask not a number"	1 'invalid tcp-state-bypass mark "16/x"' connection tcp-state-bypass mark 16/x
+case_ "bypass mark too big"		1 'invalid tcp-state-bypass mark "0x100000000"' connection tcp-state-bypass mark 0x100000000
+case_ "bypass mark outside its mask"	1 'tcp-state-bypass mark 0x11/0x10 has bits outside its mask' connection tcp-state-bypass mark 0x11/0x10
+case_ "bypass mark 0"			1 'tcp-state-bypass mark 0/0xff would match unmarked packets' connection tcp-state-bypass mark 0/0xff
+case_ "bypass mask 0"			1 'tcp-state-bypass mask 0 matches every packet' connection tcp-state-bypass mark 0/0
+case_ "extra word after a bypass mark"	1 'unexpected "x" at the end of the command' connection tcp-state-bypass mark 0x10 x
 case_ "show running-config junk"	1 'unknown keyword "sysopts"; expected "all"' show running-config sysopts
 
 # show counters, clear counters, show vpn-context, show conn, monitor.

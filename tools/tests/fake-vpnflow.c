@@ -243,9 +243,9 @@ static void getfamily(const struct mnl_socket *sk, const struct nlmsghdr *req)
 	ack(sk, req, 0, NULL);
 }
 
-/* Options: the nine this fake module has (a real one may have more). */
+/* Options: the eleven this fake module has (a real one may have more). */
 
-#define FAKE_OPTS_MAX	VPNFLOW_A_OPTIONS_DF_BIT
+#define FAKE_OPTS_MAX	VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MASK
 
 static const char *const opt_names[FAKE_OPTS_MAX + 1] = {
 	[VPNFLOW_A_OPTIONS_PRESERVE_VPN_FLOWS]	= "preserve-vpn-flows",
@@ -257,6 +257,8 @@ static const char *const opt_names[FAKE_OPTS_MAX + 1] = {
 	[VPNFLOW_A_OPTIONS_TCPMSS_TUNNELED_ONLY] = "tcpmss-tunneled-only",
 	[VPNFLOW_A_OPTIONS_FAST_RESUME]		= "fast-resume",
 	[VPNFLOW_A_OPTIONS_DF_BIT]		= "df-bit",
+	[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MARK] = "tcp-state-bypass-mark",
+	[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MASK] = "tcp-state-bypass-mask",
 };
 
 static int opt_is_u8(int attr)
@@ -396,6 +398,15 @@ static void options_set(const struct mnl_socket *sk, const struct nlmsghdr *req)
 		      tb[VPNFLOW_A_OPTIONS_TCPMSS];
 		ack_ext(sk, req, ERANGE,
 			"vpnflow_preserve: tcpmss minimum cannot exceed tcpmss",
+			bad ? offset_of(req, bad) : 0);
+		return;
+	}
+	if ((o[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MARK] & ~o[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MASK]) ||
+	    (o[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MASK] && !o[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MARK])) {
+		bad = tb[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MARK] ?:
+		      tb[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MASK];
+		ack_ext(sk, req, EINVAL,
+			"vpnflow_preserve: tcp-state-bypass mark must be non-zero and inside its mask",
 			bad ? offset_of(req, bad) : 0);
 		return;
 	}

@@ -329,6 +329,27 @@ static struct nf_hook_ops *vpnflow_nf_register(struct vpnflow_net *vn,
 	return ops;
 }
 
+/*
+ * Register @n hooks of @template in *@ops: allocated at the first
+ * registration, reused by the next ones, and kept until the namespace
+ * goes (a packet may still be in a hook after it is unregistered).
+ * Caller holds vn->nf_lock.
+ */
+static int vpnflow_nf_reregister(struct vpnflow_net *vn, struct nf_hook_ops **ops,
+				 const struct nf_hook_ops *template, unsigned int n)
+{
+	struct nf_hook_ops *p;
+
+	lockdep_assert_held(&vn->nf_lock);
+	if (*ops)
+		return nf_register_net_hooks(vn->net, *ops, n);
+	p = vpnflow_nf_register(vn, template, n);
+	if (IS_ERR(p))
+		return PTR_ERR(p);
+	*ops = p;
+	return 0;
+}
+
 /* The reconcile (process context, vn->work_lock). Idempotent. */
 int vpnflow_nf_enable(struct vpnflow_net *vn)
 {
@@ -378,16 +399,8 @@ int vpnflow_nf_hold_enable(struct vpnflow_net *vn)
 	mutex_lock(&vn->nf_lock);
 	if (vn->nf_hold_on)
 		goto out;
-	if (!vn->nf_hold_ops) {
-		vn->nf_hold_ops = vpnflow_nf_register(vn, vpnflow_nf_hold_template,
-						      ARRAY_SIZE(vpnflow_nf_hold_template));
-		err = PTR_ERR_OR_ZERO(vn->nf_hold_ops);
-		if (err)
-			vn->nf_hold_ops = NULL;
-	} else {
-		err = nf_register_net_hooks(vn->net, vn->nf_hold_ops,
-					    ARRAY_SIZE(vpnflow_nf_hold_template));
-	}
+	err = vpnflow_nf_reregister(vn, &vn->nf_hold_ops, vpnflow_nf_hold_template,
+				    ARRAY_SIZE(vpnflow_nf_hold_template));
 	vn->nf_hold_on = !err;
 out:
 	mutex_unlock(&vn->nf_lock);
@@ -436,16 +449,8 @@ int vpnflow_nf_bypass_prepare(struct vpnflow_net *vn, const struct vpnflow_optio
 	err = nf_ct_netns_get(vn->net, NFPROTO_INET);
 	if (err)
 		goto out;
-	if (!vn->nf_bypass_ops) {
-		vn->nf_bypass_ops = vpnflow_nf_register(vn, vpnflow_nf_bypass_template,
-							ARRAY_SIZE(vpnflow_nf_bypass_template));
-		err = PTR_ERR_OR_ZERO(vn->nf_bypass_ops);
-		if (err)
-			vn->nf_bypass_ops = NULL;
-	} else {
-		err = nf_register_net_hooks(vn->net, vn->nf_bypass_ops,
-					    ARRAY_SIZE(vpnflow_nf_bypass_template));
-	}
+	err = vpnflow_nf_reregister(vn, &vn->nf_bypass_ops, vpnflow_nf_bypass_template,
+				    ARRAY_SIZE(vpnflow_nf_bypass_template));
 	if (err)
 		nf_ct_netns_put(vn->net, NFPROTO_INET);
 	vn->nf_bypass_on = !err;

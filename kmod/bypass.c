@@ -62,11 +62,13 @@ unsigned int vpnflow_bypass_hook(void *priv, struct sk_buff *skb,
 
 	ct = nf_ct_get(skb, &ctinfo);
 	if (ct) {
-		/* Tracked (or notrack, the operator's choice): windows need not fit. */
+		/* Tracked: its windows need not fit from now on. */
 		if (!nf_ct_is_template(ct) && nf_ct_protonum(ct) == IPPROTO_TCP)
 			vpnflow_bypass_liberal(ct);
 		return NF_ACCEPT;
 	}
+	if (ctinfo == IP_CT_UNTRACKED)	/* notrack: the operator's choice */
+		return NF_ACCEPT;
 
 	/* Refused by conntrack (or a fragment, or not TCP): its entry, if any. */
 	if (!nf_ct_get_tuplepr(skb, skb_network_offset(skb), state->pf, state->net, &tuple) ||

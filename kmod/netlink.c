@@ -155,7 +155,11 @@ static void vpnflow_nl_options_publish(struct vpnflow_net *vn, const struct vpnf
 	WRITE_ONCE(vn->opts.tcpmss_tunneled_only, o->tcpmss_tunneled_only);
 	WRITE_ONCE(vn->opts.fast_resume, o->fast_resume);
 	WRITE_ONCE(vn->opts.df_bit, o->df_bit);
-	/* Off first, on last: no packet sees the new mark under the old mask. */
+	/*
+	 * Mask to 0 first: a packet between these writes mostly sees the
+	 * option off. The pair is not read atomically, so a packet racing
+	 * a change may still be judged by one old and one new half.
+	 */
 	WRITE_ONCE(vn->opts.tcp_state_bypass_mask, 0);
 	WRITE_ONCE(vn->opts.tcp_state_bypass_mark, o->tcp_state_bypass_mark);
 	WRITE_ONCE(vn->opts.tcp_state_bypass_mask, o->tcp_state_bypass_mask);

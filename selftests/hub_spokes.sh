@@ -206,8 +206,10 @@ busywait 20000 all_nated
 ktap_info "NATed by the hub while spokes 1-3 are down: $(nated 6001), $(nated 6002), $(nated 6003) entries"
 ktap_check "head office's new flows to spokes 1-3 leave NATed while their tunnels are down (1, $MANY, 1)" all_nated
 
-t1=$(now)
+# Times from the tunnel's return: its SAs and policies in place at both
+# ends (installing them takes the ip commands most of a second here).
 tunnel 1 2 up
+t1=$(now)
 busywait 5000 grep -q ' 198\.51\.100\.66 ' "$tmp/rc1.rx"
 d1=$(from_hq 1 "$t1")
 n2=$(nated 6002) n3=$(nated 6003)
@@ -216,28 +218,34 @@ ktap_check "spoke 1 back alone: its flow enters its tunnel within $LIM s" within
 ktap_check "spoke 1 back alone: spokes 2 and 3's entries untouched, still NATed" \
 	test "$n2" = "$MANY" -a "$n3" = 1
 
-t2=$(now)
 tunnel 2 1 up
-t3=$(now)
+t2=$(now)
 tunnel 3 1 up
+t3=$(now)
 busywait 5000 grep -q ' 198\.51\.100\.66 ' "$tmp/rc3.rx"
 busywait 5000 grep -q ' 198\.51\.100\.66 ' "$tmp/rc2.rx"
-# Every one of spoke 2's flows from head office's address: each sends
-# once a second, so within LIM + 1 s of the tunnel's return.
+# Every one of spoke 2's flows from head office's address. The sender
+# sends one datagram per flow per round (seq), a round a second, but
+# encrypting 600 datagrams under TCG takes it longer than that: judge by
+# rounds, not seconds. Round R is the first any of them came through the
+# tunnel; from round R + 1 on, none may still arrive NATed.
 all_in() { [ "$(awk '$2 == "198.51.100.66" { print $4 }' "$tmp/rc2.rx" | sort -u | wc -l)" -ge "$MANY" ]; }
-busywait 5000 all_in
+busywait 10000 all_in
 d2=$(from_hq 2 "$t2") d3=$(from_hq 3 "$t3")
 late=$(awk -v t="$t2" -v lim="$LIM" '$2 == "198.51.100.66" && !($4 in seen) { seen[$4] = $1 - t }
 	END { n = 0; for (f in seen) if (seen[f] <= lim + 1) n++; print n }' "$tmp/rc2.rx")
+moved=$(awk '$2 == "198.51.100.66" { print $4 }' "$tmp/rc2.rx" | sort -u | wc -l)
+r2=$(awk '$2 == "198.51.100.66" && (r == "" || $3 < r) { r = $3 } END { print r }' "$tmp/rc2.rx")
+natted_after=$(awk -v r="${r2:-0}" '$2 != "198.51.100.66" && $3 > r' "$tmp/rc2.rx" | wc -l)
 "$VPNSYSOPT" -n "$hub" -j show counters >"$tmp/cnt-rc"
 dmesg | grep -E 'reclassify-vpn: tunnel [0-9]+ up' | sed 's/^/# /'
 # The hub's passes that cleared entries, in order (the spokes' clear none).
 passes=$(dmesg | sed -nE 's/.*reclassify-vpn: tunnel [0-9]+ up, ([1-9][0-9]*) flows cleared.*/\1/p' | xargs)
-ktap_info "spokes 2 and 3 back together: spoke 3's flow in its tunnel ${d3:-never} s after its SAs, spoke 2's first ${d2:-never} s after, $late of its $MANY flows within $LIM + 1 s; hub: flows_reclassified $(cnt rc flows_reclassified)"
+ktap_info "spokes 2 and 3 back together: spoke 3's flow in its tunnel ${d3:-never} s after its SAs, spoke 2's first ${d2:-never} s after (round ${r2:-none}), $late of its $MANY flows within $LIM + 1 s, $moved in all; NATed datagrams after round ${r2:-none}: $natted_after; hub: flows_reclassified $(cnt rc flows_reclassified)"
 ktap_check "spoke 3 right after spoke 2: its flow enters its tunnel within $LIM s, not delayed by spoke 2's $MANY entries" \
 	within "$d3" "$LIM"
-ktap_check "spoke 2: all $MANY flows enter its tunnel, each at its first datagram after the return" \
-	test "$late" = "$MANY"
+ktap_check "spoke 2: all $MANY flows enter its tunnel, none NATed after the round the first one did" \
+	test "$moved" = "$MANY" -a -n "$r2" -a "$natted_after" = 0
 # Spokes 1 and 3: exactly their recorded entry. Spoke 2's walk also
 # clears the entry its finished download left (untracked, in its
 # selectors).

@@ -46,7 +46,8 @@ static int vpnflow_nl_put_options(struct sk_buff *skb,
 	    nla_put_u8(skb, VPNFLOW_A_OPTIONS_FAST_RESUME, o->fast_resume) ||
 	    nla_put_u8(skb, VPNFLOW_A_OPTIONS_DF_BIT, o->df_bit) ||
 	    nla_put_u32(skb, VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MARK, o->tcp_state_bypass_mark) ||
-	    nla_put_u32(skb, VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MASK, o->tcp_state_bypass_mask)) {
+	    nla_put_u32(skb, VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MASK, o->tcp_state_bypass_mask) ||
+	    nla_put_u8(skb, VPNFLOW_A_OPTIONS_FRAGMENTATION, o->fragmentation)) {
 		nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
 	}
@@ -140,6 +141,8 @@ static void vpnflow_nl_options_merge(struct vpnflow_options *o, struct nlattr **
 		o->tcp_state_bypass_mark = nla_get_u32(tb[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MARK]);
 	if (tb[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MASK])
 		o->tcp_state_bypass_mask = nla_get_u32(tb[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MASK]);
+	if (tb[VPNFLOW_A_OPTIONS_FRAGMENTATION])
+		o->fragmentation = nla_get_u8(tb[VPNFLOW_A_OPTIONS_FRAGMENTATION]);
 }
 
 /* Publish @o, a field at a time: the data path reads them one by one. */
@@ -155,6 +158,7 @@ static void vpnflow_nl_options_publish(struct vpnflow_net *vn, const struct vpnf
 	WRITE_ONCE(vn->opts.tcpmss_tunneled_only, o->tcpmss_tunneled_only);
 	WRITE_ONCE(vn->opts.fast_resume, o->fast_resume);
 	WRITE_ONCE(vn->opts.df_bit, o->df_bit);
+	WRITE_ONCE(vn->opts.fragmentation, o->fragmentation);
 	/*
 	 * Mask to 0 first: a packet between these writes mostly sees the
 	 * option off. The pair is not read atomically, so a packet racing
@@ -247,6 +251,9 @@ static atomic64_t *vpnflow_counter(struct vpnflow_net *vn, int attr)
 	case VPNFLOW_A_COUNTERS_ICMP_HINTS: return &c->icmp_hints;
 	case VPNFLOW_A_COUNTERS_ESP_DF_REWRITTEN: return &c->esp_df_rewritten;
 	case VPNFLOW_A_COUNTERS_TCP_STATE_BYPASSED: return &c->tcp_state_bypassed;
+	case VPNFLOW_A_COUNTERS_PREFRAG_PACKETS: return &c->prefrag_packets;
+	case VPNFLOW_A_COUNTERS_PREFRAG_FRAGMENTS: return &c->prefrag_fragments;
+	case VPNFLOW_A_COUNTERS_PREFRAG_FAILURES: return &c->prefrag_failures;
 	}
 	return NULL;
 }

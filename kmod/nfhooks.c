@@ -15,6 +15,7 @@
 
 #include "bypass.h"
 #include "dfbit.h"
+#include "frag.h"
 #include "flow.h"
 #include "hint.h"
 #include "mss.h"
@@ -47,6 +48,9 @@
  *    clamping (mss.c).
  *  - df-bit (IPv4 POST_ROUTING, after track): the outer DF bit of the
  *    ESP packets themselves (dfbit.c).
+ *  - fragmentation (IPv4 POST_ROUTING, last before conntrack's confirm):
+ *    inner packets without DF too large for their SA, fragmented before
+ *    encryption (frag.c).
  *
  * And, with or without tunnels, while tcp-state-bypass is on:
  *  - bypass (PRE_ROUTING and LOCAL_OUT, right after conntrack, before
@@ -235,6 +239,11 @@ static const struct nf_hook_ops vpnflow_nf_ops_template[] = {
 		.pf		= NFPROTO_IPV4,
 		.hooknum	= NF_INET_POST_ROUTING,
 		.priority	= NF_IP_PRI_NAT_SRC + 2,
+	}, {
+		.hook		= vpnflow_frag_hook,
+		.pf		= NFPROTO_IPV4,
+		.hooknum	= NF_INET_POST_ROUTING,
+		.priority	= NF_IP_PRI_CONNTRACK_CONFIRM - 1,
 	}, {
 		.hook		= vpnflow_nf_track,
 		.pf		= NFPROTO_IPV4,

@@ -38,6 +38,7 @@ static struct vpnflow_options vpnflow_defaults = {
 	.preserve_timeout	= 3600,
 	.fast_resume		= 0,
 	.df_bit			= VPNFLOW_DF_BIT_COPY_DF,
+	.fragmentation		= VPNFLOW_FRAGMENTATION_AFTER_ENCRYPTION,
 };
 
 static int vpnflow_param_set_flag(const char *val, const struct kernel_param *kp)
@@ -92,26 +93,42 @@ static int vpnflow_param_set_timeout(const char *val, const struct kernel_param 
 	return 0;
 }
 
-/* df_bit: the ASA's words, or their numbers in the netlink enum. */
+/*
+ * df_bit and fragmentation: the ASA's words, or their numbers in the
+ * netlink enum.
+ */
 static const char * const vpnflow_df_bit_names[] = {
 	[VPNFLOW_DF_BIT_COPY_DF]	= "copy-df",
 	[VPNFLOW_DF_BIT_CLEAR_DF]	= "clear-df",
 	[VPNFLOW_DF_BIT_SET_DF]		= "set-df",
 };
 
-static int vpnflow_param_set_df_bit(const char *val, const struct kernel_param *kp)
+static const char * const vpnflow_fragmentation_names[] = {
+	[VPNFLOW_FRAGMENTATION_AFTER_ENCRYPTION]	= "after-encryption",
+	[VPNFLOW_FRAGMENTATION_BEFORE_ENCRYPTION]	= "before-encryption",
+};
+
+static int vpnflow_param_set_word(const char *val, const struct kernel_param *kp,
+				  const char * const *names, size_t n, const char *expected)
 {
-	int i = sysfs_match_string(vpnflow_df_bit_names, val);
+	int i = __sysfs_match_string(names, n, val);
 	unsigned int v;
 
-	if (i < 0 && !kstrtouint(val, 0, &v) && v < ARRAY_SIZE(vpnflow_df_bit_names))
+	if (i < 0 && !kstrtouint(val, 0, &v) && v < n)
 		i = v;
 	if (i < 0) {
-		pr_err("%s: must be copy-df, clear-df or set-df, got '%s'\n", kp->name, val);
+		pr_err("%s: must be %s, got '%s'\n", kp->name, expected, val);
 		return -EINVAL;
 	}
 	*(u8 *)kp->arg = i;
 	return 0;
+}
+
+static int vpnflow_param_set_df_bit(const char *val, const struct kernel_param *kp)
+{
+	return vpnflow_param_set_word(val, kp, vpnflow_df_bit_names,
+				      ARRAY_SIZE(vpnflow_df_bit_names),
+				      "copy-df, clear-df or set-df");
 }
 
 static int vpnflow_param_get_df_bit(char *buf, const struct kernel_param *kp)
@@ -122,6 +139,23 @@ static int vpnflow_param_get_df_bit(char *buf, const struct kernel_param *kp)
 static const struct kernel_param_ops vpnflow_param_df_bit_ops = {
 	.set = vpnflow_param_set_df_bit,
 	.get = vpnflow_param_get_df_bit,
+};
+
+static int vpnflow_param_set_fragmentation(const char *val, const struct kernel_param *kp)
+{
+	return vpnflow_param_set_word(val, kp, vpnflow_fragmentation_names,
+				      ARRAY_SIZE(vpnflow_fragmentation_names),
+				      "after-encryption or before-encryption");
+}
+
+static int vpnflow_param_get_fragmentation(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%s\n", vpnflow_fragmentation_names[*(u8 *)kp->arg]);
+}
+
+static const struct kernel_param_ops vpnflow_param_fragmentation_ops = {
+	.set = vpnflow_param_set_fragmentation,
+	.get = vpnflow_param_get_fragmentation,
 };
 
 /*
@@ -202,6 +236,10 @@ module_param_cb(fast_resume, &vpnflow_param_flag_ops, &vpnflow_defaults.fast_res
 MODULE_PARM_DESC(fast_resume, "Default of sysopt connection preserve-vpn-flows fast-resume (0)");
 module_param_cb(df_bit, &vpnflow_param_df_bit_ops, &vpnflow_defaults.df_bit, 0644);
 MODULE_PARM_DESC(df_bit, "Default of crypto ipsec df-bit: copy-df, clear-df or set-df (copy-df)");
+module_param_cb(fragmentation, &vpnflow_param_fragmentation_ops,
+		&vpnflow_defaults.fragmentation, 0644);
+MODULE_PARM_DESC(fragmentation,
+		 "Default of crypto ipsec fragmentation: after-encryption or before-encryption (after-encryption)");
 module_param_cb(tcp_state_bypass, &vpnflow_param_bypass_ops, &vpnflow_defaults, 0644);
 MODULE_PARM_DESC(tcp_state_bypass,
 		 "Default of sysopt connection tcp-state-bypass mark: MARK[/MASK] or off (off)");

@@ -34,6 +34,7 @@ struct vpnflow_options {
 	u8 df_bit;
 	u32 tcp_state_bypass_mark;
 	u32 tcp_state_bypass_mask;	/* 0: off */
+	u8 fragmentation;
 };
 
 struct vpnflow_counters {
@@ -57,6 +58,9 @@ struct vpnflow_counters {
 	atomic64_t icmp_hints;		/* fast-resume ICMP hints sent */
 	atomic64_t esp_df_rewritten;	/* outer DF changed by df-bit */
 	atomic64_t tcp_state_bypassed;	/* refused by conntrack, attached again */
+	atomic64_t prefrag_packets;	/* fragmented before encryption */
+	atomic64_t prefrag_fragments;	/* the fragments they became */
+	atomic64_t prefrag_failures;	/* could not be: encrypted whole */
 };
 
 /**

@@ -30,7 +30,8 @@ no sysopt connection tcpmss auto
 no sysopt connection tcpmss tunneled-only
 timeout preserve-vpn-flows 1:00:00
 no sysopt connection tcp-state-bypass mark
-crypto ipsec df-bit copy-df"
+crypto ipsec df-bit copy-df
+crypto ipsec fragmentation after-encryption"
 
 # expect_out DESC EXPECTED CMD...: CMD exits 0 and prints exactly EXPECTED.
 expect_out()
@@ -60,7 +61,8 @@ set_all()
 	V connection tcpmss auto &&
 	V timeout preserve-vpn-flows 1:30:00 &&
 	V connection tcp-state-bypass mark 0x40/0xc0 &&
-	V crypto ipsec df-bit set-df
+	V crypto ipsec df-bit set-df &&
+	V crypto ipsec fragmentation before-encryption
 }
 ktap_check "every option can be set" set_all
 expect_out "show running-config all reads every option back" "sysopt connection tcpmss 1200
@@ -72,7 +74,8 @@ sysopt connection tcpmss auto
 no sysopt connection tcpmss tunneled-only
 timeout preserve-vpn-flows 1:30:00
 sysopt connection tcp-state-bypass mark 0x40/0xc0
-crypto ipsec df-bit set-df" V show running-config all
+crypto ipsec df-bit set-df
+crypto ipsec fragmentation before-encryption" V show running-config all
 
 json_ok()
 {
@@ -81,7 +84,7 @@ import json, sys
 j = json.load(sys.stdin)
 want = {"preserve_vpn_flows": True, "reclassify_vpn": False, "tcpmss": 1200,
         "tcpmss_minimum": 400, "tcpmss_auto": True, "preserve_timeout": 5400,
-        "fast_resume": True, "df_bit": "set-df",
+        "fast_resume": True, "df_bit": "set-df", "fragmentation": "before-encryption",
         "tcp_state_bypass_mark": 0x40, "tcp_state_bypass_mask": 0xc0}
 bad = {k: (j.get(k), v) for k, v in want.items() if j.get(k) != v}
 print("# json mismatches:", bad)
@@ -114,6 +117,7 @@ undo_all()
 	V no connection tcpmss auto &&
 	V timeout preserve-vpn-flows 3600 &&
 	V no crypto ipsec df-bit &&
+	V no crypto ipsec fragmentation &&
 	V no connection tcp-state-bypass mark &&
 	[ -z "$(V show running-config)" ]
 }

@@ -86,7 +86,8 @@ no sysopt connection tcpmss auto
 no sysopt connection tcpmss tunneled-only
 timeout preserve-vpn-flows 1:00:00
 no sysopt connection tcp-state-bypass mark
-crypto ipsec df-bit copy-df"
+crypto ipsec df-bit copy-df
+crypto ipsec fragmentation after-encryption"
 zeros="sa-events 0
 policy-events 0
 tunnels-up 0
@@ -184,6 +185,16 @@ pre='pre_set crypto ipsec df-bit clear-df' run="" \
 row "no crypto ipsec df-bit WORD: copy-df"	0 "=" no crypto ipsec df-bit set-df
 row "crypto ipsec df-bit without a word"	1 '~incomplete command; expected "clear-df", "copy-df" or "set-df"' crypto ipsec df-bit
 row "crypto ipsec df-bit with an unknown word"	1 '~unknown keyword "keep-df"; expected "clear-df", "copy-df" or "set-df"' crypto ipsec df-bit keep-df
+run="crypto ipsec fragmentation before-encryption" \
+row "crypto ipsec fragmentation before-encryption"	0 "=" crypto ipsec fragmentation before-encryption
+run="crypto ipsec fragmentation before-encryption" \
+row "abbreviated: cry ips frag bef"		0 "=" cry ips frag bef
+pre='pre_set crypto ipsec fragmentation before-encryption' run="" \
+row "crypto ipsec fragmentation after-encryption is the default again" 0 "=" crypto ipsec fragmentation after-encryption
+pre='pre_set crypto ipsec fragmentation before-encryption' run="" \
+row "no crypto ipsec fragmentation: after-encryption"	0 "=" no crypto ipsec fragmentation
+row "crypto ipsec fragmentation without a word"	1 '~incomplete command; expected "before-encryption" or "after-encryption"' crypto ipsec fragmentation
+row "crypto ipsec fragmentation with an unknown word"	1 '~unknown keyword "during-encryption"; expected "before-encryption" or "after-encryption"' crypto ipsec fragmentation during-encryption
 run="sysopt connection tcp-state-bypass mark 0x10/0x10" \
 row "connection tcp-state-bypass mark 0x10/0x10"	0 "=" connection tcp-state-bypass mark 0x10/0x10
 run="sysopt connection tcp-state-bypass mark 0x5/0xffffffff" \

@@ -47,6 +47,9 @@ static const struct ctr_desc ctr_desc[VPNFLOW_A_COUNTERS_MAX + 1] = {
 	CTR(ICMP_HINTS,		"icmp-hints",		"icmp_hints",		U64),
 	CTR(ESP_DF_REWRITTEN,	"esp-df-rewritten",	"esp_df_rewritten",	U64),
 	CTR(TCP_STATE_BYPASSED,	"tcp-state-bypassed",	"tcp_state_bypassed",	U64),
+	CTR(PREFRAG_PACKETS,	"prefrag-packets",	"prefrag_packets",	U64),
+	CTR(PREFRAG_FRAGMENTS,	"prefrag-fragments",	"prefrag_fragments",	U64),
+	CTR(PREFRAG_FAILURES,	"prefrag-failures",	"prefrag_failures",	U64),
 };
 
 struct ctrs {

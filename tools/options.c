@@ -10,6 +10,8 @@
  *   [no] connection tcpmss auto
  *   timeout preserve-vpn-flows H:MM:SS|SECONDS | no timeout preserve-vpn-flows
  *   crypto ipsec df-bit clear-df|copy-df|set-df | no crypto ipsec df-bit
+ *   crypto ipsec fragmentation before-encryption|after-encryption |
+ *     no crypto ipsec fragmentation
  *   connection tcp-state-bypass mark MARK[/MASK] | no connection tcp-state-bypass mark
  *   show running-config [all]
  *
@@ -31,7 +33,7 @@ enum opt_kind {
 	OPT_BOOL,	/* u8 0/1: "[no] sysopt connection X" */
 	OPT_MSS,	/* u32 0 or 48-65535: "sysopt connection X N" */
 	OPT_TIMEOUT,	/* u32 seconds: "timeout X H:MM:SS" */
-	OPT_DF_BIT,	/* u8 enum vpnflow_df_bit: "crypto ipsec df-bit WORD" */
+	OPT_WORD,	/* u8 enum, one word each: "crypto ipsec df-bit WORD" */
 	OPT_BYPASS,	/* u32 mark, with the mask below: one line */
 	OPT_BYPASS_MASK, /* u32, 0: off; printed with the mark */
 };
@@ -41,6 +43,18 @@ struct opt_desc {
 	const char *json;
 	enum opt_kind kind;
 	uint32_t def;		/* the ASA's default */
+};
+
+/* The ASA's words for enum vpnflow_df_bit and enum vpnflow_fragmentation. */
+static const char *const df_bit_names[] = {
+	[VPNFLOW_DF_BIT_COPY_DF]	= "copy-df",
+	[VPNFLOW_DF_BIT_CLEAR_DF]	= "clear-df",
+	[VPNFLOW_DF_BIT_SET_DF]		= "set-df",
+};
+
+static const char *const fragmentation_names[] = {
+	[VPNFLOW_FRAGMENTATION_AFTER_ENCRYPTION]	= "after-encryption",
+	[VPNFLOW_FRAGMENTATION_BEFORE_ENCRYPTION]	= "before-encryption",
 };
 
 static const struct opt_desc opt_desc[VPNFLOW_A_OPTIONS_MAX + 1] = {
@@ -78,7 +92,7 @@ static const struct opt_desc opt_desc[VPNFLOW_A_OPTIONS_MAX + 1] = {
 	},
 	[VPNFLOW_A_OPTIONS_DF_BIT] = {
 		"crypto ipsec df-bit",
-		"df_bit", OPT_DF_BIT, VPNFLOW_DF_BIT_COPY_DF,
+		"df_bit", OPT_WORD, VPNFLOW_DF_BIT_COPY_DF,
 	},
 	[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MARK] = {
 		"sysopt connection tcp-state-bypass mark",
@@ -88,20 +102,24 @@ static const struct opt_desc opt_desc[VPNFLOW_A_OPTIONS_MAX + 1] = {
 		"sysopt connection tcp-state-bypass mark",
 		"tcp_state_bypass_mask", OPT_BYPASS_MASK, 0,
 	},
+	[VPNFLOW_A_OPTIONS_FRAGMENTATION] = {
+		"crypto ipsec fragmentation",
+		"fragmentation", OPT_WORD, VPNFLOW_FRAGMENTATION_AFTER_ENCRYPTION,
+	},
 };
 
-/* The ASA's words for enum vpnflow_df_bit. */
-static const char *const df_bit_names[] = {
-	[VPNFLOW_DF_BIT_COPY_DF]	= "copy-df",
-	[VPNFLOW_DF_BIT_CLEAR_DF]	= "clear-df",
-	[VPNFLOW_DF_BIT_SET_DF]		= "set-df",
-};
-
-/* @v's word, or its number (from a newer module) in @buf. */
-static const char *df_bit_name(char *buf, size_t sz, uint32_t v)
+/* @attr's word for @v, or its number (from a newer module) in @buf. */
+static const char *opt_word(char *buf, size_t sz, int attr, uint32_t v)
 {
-	if (v < ARRAY_SIZE(df_bit_names))
-		return df_bit_names[v];
+	const char *const *names = df_bit_names;
+	size_t n = ARRAY_SIZE(df_bit_names);
+
+	if (attr == VPNFLOW_A_OPTIONS_FRAGMENTATION) {
+		names = fragmentation_names;
+		n = ARRAY_SIZE(fragmentation_names);
+	}
+	if (v < n)
+		return names[v];
 	snprintf(buf, sz, "%u", v);
 	return buf;
 }
@@ -109,7 +127,7 @@ static const char *df_bit_name(char *buf, size_t sz, uint32_t v)
 /* u8 on the wire, u32 in struct vs_opts. */
 static bool opt_is_u8(int attr)
 {
-	return opt_desc[attr].kind == OPT_BOOL || opt_desc[attr].kind == OPT_DF_BIT;
+	return opt_desc[attr].kind == OPT_BOOL || opt_desc[attr].kind == OPT_WORD;
 }
 
 /* "show running-config" order: the ASA's, then the Linux-only options. */
@@ -124,6 +142,7 @@ static const int opt_order[] = {
 	VPNFLOW_A_OPTIONS_PRESERVE_TIMEOUT,
 	VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MARK,
 	VPNFLOW_A_OPTIONS_DF_BIT,
+	VPNFLOW_A_OPTIONS_FRAGMENTATION,
 };
 
 #define MSS_RANGE	"0 (off) or 48-65535"
@@ -133,6 +152,7 @@ static const int opt_order[] = {
 #define TIMEOUT_ALT	"H:MM:SS or SECONDS, " TIMEOUT_RANGE
 #define TIMEOUT_HELP	"{H:MM:SS | SECONDS}"
 #define DF_BIT_HELP	"{clear-df | copy-df | set-df}"
+#define FRAG_HELP	"{before-encryption | after-encryption}"
 #define MARK_HELP	"MARK[/MASK]"
 #define MARK_ALT	"MARK[/MASK], numbers (0x for hex), MARK not 0 and inside MASK"
 
@@ -437,8 +457,45 @@ static int do_df_bit(struct vs *vs, int argc, char **argv)
 	return kw_dispatch(vs, df_bit_kw, argc, argv, NULL);
 }
 
+static int do_frag_set(struct vs *vs, int argc, char **argv, uint32_t v)
+{
+	int rc = kw_end(vs, argc, argv);
+
+	return rc ? rc : opt_set(vs, VPNFLOW_A_OPTIONS_FRAGMENTATION,
+				 vs->no ? VPNFLOW_FRAGMENTATION_AFTER_ENCRYPTION : v);
+}
+
+static int do_before_encryption(struct vs *vs, int argc, char **argv)
+{
+	return do_frag_set(vs, argc, argv, VPNFLOW_FRAGMENTATION_BEFORE_ENCRYPTION);
+}
+
+static int do_after_encryption(struct vs *vs, int argc, char **argv)
+{
+	return do_frag_set(vs, argc, argv, VPNFLOW_FRAGMENTATION_AFTER_ENCRYPTION);
+}
+
+static const struct kw frag_kw[] = {
+	{ .name = "before-encryption", .fn = do_before_encryption, .flags = KW_NO },
+	{ .name = "after-encryption", .fn = do_after_encryption, .flags = KW_NO },
+	KW_END
+};
+
+/*
+ * "crypto ipsec fragmentation WORD"; "no crypto ipsec fragmentation
+ * [WORD]": after-encryption.
+ */
+static int do_fragmentation(struct vs *vs, int argc, char **argv)
+{
+	if (!argc && vs->no)
+		return opt_set(vs, VPNFLOW_A_OPTIONS_FRAGMENTATION,
+			       VPNFLOW_FRAGMENTATION_AFTER_ENCRYPTION);
+	return kw_dispatch(vs, frag_kw, argc, argv, NULL);
+}
+
 static const struct kw ipsec_kw[] = {
 	{ .name = "df-bit", .fn = do_df_bit, .flags = KW_NO, .arg = DF_BIT_HELP },
+	{ .name = "fragmentation", .fn = do_fragmentation, .flags = KW_NO, .arg = FRAG_HELP },
 	KW_END
 };
 
@@ -566,8 +623,8 @@ static void opt_print_line(FILE *f, const struct vs_opts *o, int attr)
 		fprintf(f, "%s %s\n", d->words,
 			vs_hms(hms, sizeof(hms), val));
 		break;
-	case OPT_DF_BIT:
-		fprintf(f, "%s %s\n", d->words, df_bit_name(num, sizeof(num), val));
+	case OPT_WORD:
+		fprintf(f, "%s %s\n", d->words, opt_word(num, sizeof(num), attr, val));
 		break;
 	case OPT_BYPASS:
 		if (mask)
@@ -621,9 +678,9 @@ static void opt_print_json(const struct vs_opts *o, bool pretty)
 			continue;
 		if (opt_desc[attr].kind == OPT_BOOL)
 			json_kv_bool(&j, opt_desc[attr].json, o->val[attr]);
-		else if (opt_desc[attr].kind == OPT_DF_BIT)
+		else if (opt_desc[attr].kind == OPT_WORD)
 			json_kv_str(&j, opt_desc[attr].json,
-				    df_bit_name(num, sizeof(num), o->val[attr]));
+				    opt_word(num, sizeof(num), attr, o->val[attr]));
 		else
 			json_kv_u64(&j, opt_desc[attr].json, o->val[attr]);
 	}

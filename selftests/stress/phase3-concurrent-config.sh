@@ -70,6 +70,7 @@ p3()
 	timeout preserve-vpn-flows 1:00:00
 	no sysopt connection tcp-state-bypass mark
 	crypto ipsec df-bit copy-df
+	crypto ipsec fragmentation after-encryption
 	EOF
 	: >"$W_FAIL"
 	stream_start s3 2 10000

@@ -118,6 +118,10 @@ void fuzz_check_opts(const struct vs_opts *o)
 			if (v > VPNFLOW_DF_BIT_SET_DF)
 				fuzz_fail("option %d: df-bit %u", attr, v);
 			break;
+		case VPNFLOW_A_OPTIONS_FRAGMENTATION:
+			if (v > VPNFLOW_FRAGMENTATION_BEFORE_ENCRYPTION)
+				fuzz_fail("option %d: fragmentation %u", attr, v);
+			break;
 		case VPNFLOW_A_OPTIONS_PRESERVE_TIMEOUT:
 			if (v < 1 || v > VPNFLOW_PRESERVE_TIMEOUT_MAX)
 				fuzz_fail("option %d: timeout %u", attr, v);

@@ -243,9 +243,9 @@ static void getfamily(const struct mnl_socket *sk, const struct nlmsghdr *req)
 	ack(sk, req, 0, NULL);
 }
 
-/* Options: the eleven this fake module has (a real one may have more). */
+/* Options: the twelve this fake module has (a real one may have more). */
 
-#define FAKE_OPTS_MAX	VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MASK
+#define FAKE_OPTS_MAX	VPNFLOW_A_OPTIONS_FRAGMENTATION
 
 static const char *const opt_names[FAKE_OPTS_MAX + 1] = {
 	[VPNFLOW_A_OPTIONS_PRESERVE_VPN_FLOWS]	= "preserve-vpn-flows",
@@ -259,6 +259,7 @@ static const char *const opt_names[FAKE_OPTS_MAX + 1] = {
 	[VPNFLOW_A_OPTIONS_DF_BIT]		= "df-bit",
 	[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MARK] = "tcp-state-bypass-mark",
 	[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MASK] = "tcp-state-bypass-mask",
+	[VPNFLOW_A_OPTIONS_FRAGMENTATION]	= "fragmentation",
 };
 
 static int opt_is_u8(int attr)
@@ -268,7 +269,8 @@ static int opt_is_u8(int attr)
 	       attr == VPNFLOW_A_OPTIONS_TCPMSS_AUTO ||
 	       attr == VPNFLOW_A_OPTIONS_TCPMSS_TUNNELED_ONLY ||
 	       attr == VPNFLOW_A_OPTIONS_FAST_RESUME ||
-	       attr == VPNFLOW_A_OPTIONS_DF_BIT;
+	       attr == VPNFLOW_A_OPTIONS_DF_BIT ||
+	       attr == VPNFLOW_A_OPTIONS_FRAGMENTATION;
 }
 
 /* VPNFLOW_FAKE_STATE, or NULL if unset or empty. */
@@ -374,8 +376,10 @@ static void options_set(const struct mnl_socket *sk, const struct nlmsghdr *req)
 				offset_of(req, a));
 			return;
 		}
-		if (attr == VPNFLOW_A_OPTIONS_DF_BIT &&
-		    mnl_attr_get_u8(a) > VPNFLOW_DF_BIT_SET_DF) {	/* as the policy */
+		if ((attr == VPNFLOW_A_OPTIONS_DF_BIT &&
+		     mnl_attr_get_u8(a) > VPNFLOW_DF_BIT_SET_DF) ||
+		    (attr == VPNFLOW_A_OPTIONS_FRAGMENTATION &&
+		     mnl_attr_get_u8(a) > VPNFLOW_FRAGMENTATION_BEFORE_ENCRYPTION)) {	/* as the policy */
 			ack_ext(sk, req, ERANGE, "integer out of range",
 				offset_of(req, a));
 			return;

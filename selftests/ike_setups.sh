@@ -43,8 +43,10 @@
 #                  route while held (the module drops its packets at
 #                  FORWARD, before "flow add"); whether each gateway
 #                  offloads it again through the new tunnel before the
-#                  download ends is reported, not checked (in 2 of 4
-#                  runs one of them had not)
+#                  download ends is reported, not checked (in about
+#                  half the runs one of them had not), with the packets
+#                  that reached "flow add" after the return and the
+#                  entry's state
 #  libreswan       libreswan's pluto instead of charon on both gateways
 #                  (lib-libreswan.sh): policy-based, IKEv2, PSK,
 #                  auto=start and dpdaction=restart on both; pluto
@@ -260,6 +262,20 @@ nft_hooks()
 # flowtable ([OFFLOAD]).
 offloaded() { ip netns exec "$1" conntrack -L -p tcp --dport 5001 2>/dev/null | grep -q 'OFFLOAD'; }
 
+# ft_adds NETNS: packets that reached NETNS's "flow add" rule so far.
+ft_adds()
+{
+	ip netns exec "$1" nft list chain inet gw ft_add 2>/dev/null |
+		sed -n 's/.*counter packets \([0-9]*\) .*/\1/p' | head -n 1
+}
+
+# ft_entry NETNS: the download's conntrack entry in NETNS: state, flags.
+ft_entry()
+{
+	ip netns exec "$1" conntrack -L -p tcp --dport 5001 2>/dev/null | head -n 1 |
+		awk '{ s = $4; f = ""; for (i = 5; i <= NF; i++) if ($i ~ /^\[/) f = f " " $i; print s f }'
+}
+
 flowtable_hooks()
 {
 	flap_hook_setup()
@@ -275,7 +291,7 @@ flowtable_hooks()
 				}
 				chain ft_add {
 					type filter hook forward priority filter - 1; policy accept;
-					ct state established meta l4proto tcp flow add @ft
+					ct state established meta l4proto tcp counter flow add @ft
 				}
 			}
 			NFT
@@ -302,7 +318,12 @@ flowtable_hooks()
 		) >"$o.ft-outage" &
 		defer kill $!
 	}
-	flap_hook_restore() { touch "$o.ft-end"; wan_outage off; }
+	flap_hook_restore()
+	{
+		touch "$o.ft-end"
+		echo "$(ft_adds "$gwa") $(ft_adds "$gwb")" >"$o.ft-adds0"
+		wan_outage off
+	}
 	# Until the download ends (at most 60 s): was each gateway's entry
 	# seen offloaded again?
 	flap_hook_up()
@@ -315,7 +336,11 @@ flowtable_hooks()
 			kill -0 "$FLAP_CLIENT" 2>/dev/null || break
 			sleep 0.2
 		done
-		echo "gwa $a, gwb $b" >"$o.ft-after-which"
+		# What each gateway's entry looked like then, and how many
+		# packets reached "flow add" (the slow path) since the return.
+		local n0
+		read -r -a n0 <"$o.ft-adds0"
+		echo "gwa $a, gwb $b; packets at flow add since the return: gwa $(($(ft_adds "$gwa") - n0[0])), gwb $(($(ft_adds "$gwb") - n0[1])); entries: gwa [$(ft_entry "$gwa")], gwb [$(ft_entry "$gwb")]" >"$o.ft-after-which"
 	}
 }
 

@@ -345,7 +345,8 @@ def cmd_report(a):
             for r in T:
                 if r['test'] == test and r['value'] is not None and r['value'] > 0:
                     by.setdefault(r['pair'], {})[r['state']] = r['value']
-            for st, sname in (('on', 'all features'), ('on_nomss', 'all but tcpmss')):
+            for st, sname in (('on', 'all features'), ('on_nomss', 'all but tcpmss'),
+                              ('on_knobs', 'all + df-bit clear-df, fragmentation before-encryption, tcp-state-bypass')):
                 ratios = [v[st] / v['off'] for v in by.values() if st in v and 'off' in v and v['off']]
                 if not ratios:
                     continue
@@ -711,7 +712,7 @@ def cmd_check(a):
     pairs_n = cfg.get('pairs', 0)
     # Part 1
     for test in ('tcp', 'udp64'):
-        for state in ('off', 'on', 'on_nomss'):
+        for state in ('off', 'on', 'on_nomss', 'on_knobs'):
             v = [r['value'] for r in part('tput', test=test, state=state)]
             ok(len(v) == pairs_n and all(x > 0 for x in v),
                f'forwarding: {test} {state}: {len(v)} of {pairs_n} rounds moved data', v)
@@ -721,6 +722,9 @@ def cmd_check(a):
        f'forwarding: tcpmss on: SYNs lowered in {sum(x > 0 for x in on)} of {pairs_n} rounds', on)
     ok(len(nomss) == pairs_n and not any(nomss),
        f'forwarding: tcpmss off: no SYN lowered in {len(nomss)} rounds', nomss)
+    knobs = [r.get('esp_df_rewritten', 0) for r in part('tput_check', state='on_knobs')]
+    ok(len(knobs) == pairs_n and all(x > 0 for x in knobs),
+       f'forwarding: df-bit clear-df rewrote ESP packets in {sum(x > 0 for x in knobs)} of {pairs_n} rounds', knobs)
     # Part 3
     for var in ('none', 'module', 'iptables', 'nft'):
         v = part('syn', variant=var)

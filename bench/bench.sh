@@ -20,7 +20,8 @@
 #    answers flowgen's packets with a RST.
 #
 # Parts: 1 forwarding overhead (iperf3 TCP and 64-byte UDP through T0,
-# module not loaded vs loaded with everything on, alternating), 3 SYN rate
+# module not loaded vs loaded with everything on, without tcpmss, and
+# with the data-path knobs on too, alternating), 3 SYN rate
 # with tcpmss variants, 2 tunnel events at scale (module vs conntrack(8)
 # from a script; latency of T0 meanwhile), 4 memory, 5 and 6 A/Bs of two
 # modules (tunnel-down pass; flow dump and latency of T0 meanwhile), 7
@@ -239,23 +240,29 @@ part1()
 	# Warm-up (ARP, first SAs, page cache).
 	ip netns exec $C iperf3 -c 203.0.113.2 -t 1 >/dev/null 2>&1
 	vpnflow_unload
-	# Rounds of three states, the order rotating: not loaded, loaded with
-	# everything on, and loaded with everything on but tcpmss (which makes
-	# segments smaller: the per-packet cost of the whole path shows).
-	local states=(off on on_nomss) i
+	# Rounds of four states, the order rotating: not loaded, loaded with
+	# everything on, loaded with everything on but tcpmss (which makes
+	# segments smaller: the per-packet cost of the whole path shows), and
+	# everything on plus the data-path knobs: df-bit clear-df (rewrites
+	# every ESP packet of the TCP runs, whose inner packets have DF),
+	# fragmentation before-encryption (its test on every packet) and
+	# tcp-state-bypass (its mark test on every packet; none is marked).
+	local states=(off on on_nomss on_knobs) i
 	for ((p = 1; p <= PAIRS; p++)); do
-		for ((i = 0; i < 3; i++)); do
-			st=${states[$(((i + p) % 3))]}
+		for ((i = 0; i < ${#states[@]}; i++)); do
+			st=${states[$(((i + p) % ${#states[@]}))]}
 			vpnflow_unload
 			case $st in
 			on) mod_load || return 1 ;;
 			on_nomss) mod_load tcpmss=0 || return 1 ;;
+			on_knobs) mod_load df_bit=clear-df fragmentation=before-encryption \
+				tcp_state_bypass=0x10/0x10 || return 1 ;;
 			esac
 			iperf_run "$st" "$p"
 			# What the module did in this loaded round (tcpmss on: it
-			# lowered the TCP runs' SYNs).
+			# lowered the TCP runs' SYNs; the knobs: DF cleared).
 			[ "$st" = off ] ||
-				rec "{\"part\":\"tput_check\",\"state\":\"$st\",\"pair\":$p,\"flows\":$(ctr $A flows),\"syns_lowered\":$(ctr $A syns_lowered)}"
+				rec "{\"part\":\"tput_check\",\"state\":\"$st\",\"pair\":$p,\"flows\":$(ctr $A flows),\"syns_lowered\":$(ctr $A syns_lowered),\"esp_df_rewritten\":$(ctr $A esp_df_rewritten)}"
 		done
 	done
 	# Part 1 leaves the module loaded with everything on (part 3 expects it).

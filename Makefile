@@ -27,7 +27,7 @@ VERSION := $(shell cat $(CURDIR)/VERSION)
 MODDIR  := $(DESTDIR)/lib/modules/$(KVER)/updates
 
 .PHONY: all module tools install uninstall dkms-src dkms-install dkms-remove clean regen \
-	check check-kernels check-gateway check-setups check-resume check-debug check-host check-spec style sparse deps demo bench bench-doc \
+	check check-long check-kernels check-gateway check-setups check-resume check-debug check-host check-spec style sparse deps demo bench bench-doc \
 	deb
 
 all: module tools
@@ -119,6 +119,11 @@ check: deps
 # vpnsysopt's host, output and fuzz tests.
 check-host: deps
 	selftests/vm/check.sh -H
+
+# The long selftests `make check` leaves out (stress.sh, preserve_events.sh:
+# about 10 minutes under TCG), on Debian 12's kernel.
+check-long: deps
+	selftests/vm/check.sh -L
 
 # The whole suite on every kernel of selftests/vm/kernels.sh but Debian
 # 12's (Debian 11, 12 with 6.12, 13, 13's backports, unstable), or on

@@ -27,7 +27,9 @@
 #      check-gateway adds the flap, a kernel upgrade and the purge
 # Ends with "N passed, N failed" and exits non-zero on any failure.
 #
-#   check.sh [-k KVER] [TEST...]      (TEST: selftests/<name>.sh; default all)
+#   check.sh [-k KVER] [TEST...]      (TEST: selftests/<name>.sh; default all
+#                                     but the long ones of lib-check.sh)
+#   check.sh [-k KVER] -L             the long ones only (make check-long)
 #   check.sh [-k KVER] -H             steps 1 and 2 only, without the rig's
 #                                     self-test: no VM (make check-host)
 set -u
@@ -35,9 +37,11 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 1
 kver=
 host_only=0
-while getopts Hk: o; do
+long=0
+while getopts HLk: o; do
 	case $o in
 	H) host_only=1 ;;
+	L) long=1 ;;
 	k) kver=$OPTARG ;;
 	*) exit 2 ;;
 	esac
@@ -47,7 +51,8 @@ shift $((OPTIND - 1))
 
 source selftests/vm/lib-check.sh
 [ "$host_only" = 0 ] || set --
-select_tests "$@"
+[ "$long" = 0 ] || set -- "${long_tests[@]}"
+select_tests -s "$@"
 
 echo "KTAP version 1"
 echo "# vpnflow selftests, guest kernel $kver"

@@ -13,22 +13,45 @@ step=0
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 
-# select_tests [TEST...]: the selftests to run in the VM, in $tests: those
-# named, or every selftests/*.sh but the libraries (then $full is 1).
+# The long selftests `make check` leaves out (about 10 minutes of its 6.1
+# run under TCG); `make check-long` runs them, check-kernels and
+# check-debug include them.
+long_tests=(selftests/stress.sh selftests/preserve_events.sh)
+
+# all_tests: every selftests/*.sh but the libraries, one a line.
+all_tests() { ls selftests/*.sh | grep -v '/lib[^/]*\.sh$'; }
+
+# select_tests [-s] [TEST...]: the selftests to run in the VM, in $tests:
+# those named, or every one (then $full is 1); -s (short of the long
+# ones): every one but $long_tests.
 select_tests()
 {
+	local skip_long=0
+	[ "${1:-}" != -s ] || { skip_long=1; shift; }
 	if [ $# -gt 0 ]; then
 		tests=("$@")
 		full=0
+	elif [ "$skip_long" = 1 ]; then
+		mapfile -t tests < <(all_tests | grep -vxF -f <(printf '%s\n' "${long_tests[@]}"))
+		full=1
 	else
-		mapfile -t tests < <(ls selftests/*.sh | grep -v '/lib[^/]*\.sh$')
+		mapfile -t tests < <(all_tests)
 		full=1
 	fi
+}
+
+# step_time: how long the step that just ended took (CI's time budget).
+step_t0=$SECONDS
+step_time()
+{
+	echo "# ($((SECONDS - step_t0)) s)"
+	step_t0=$SECONDS
 }
 
 # result NAME RC: one top-level KTAP line per host step.
 result()
 {
+	step_time
 	step=$((step + 1))
 	case $2 in
 	0) pass=$((pass + 1)); echo "ok $step $1" ;;
@@ -56,6 +79,7 @@ host_ktap()
 		fail=$((fail + 1))
 		echo "# $name: exit status $rc"
 	fi
+	step_time
 	step=$((step + 1))
 	[ "$rc" = 0 ] || [ "$rc" = 4 ] && echo "ok $step $name" || echo "not ok $step $name"
 }
@@ -84,6 +108,7 @@ vm_verdict()
 	pass=$((pass + $(echo "$counts" | sed -E 's/pass:([0-9]+).*/\1/')))
 	fail=$((fail + $(echo "$counts" | sed -E 's/.*fail:([0-9]+).*/\1/')))
 	skip=$((skip + $(echo "$counts" | sed -E 's/.*skip:([0-9]+).*/\1/')))
+	step_time
 	step=$((step + 1))
 	[ "$rc" = 0 ] && echo "ok $step $1" || echo "not ok $step $1"
 }
@@ -143,7 +168,7 @@ kernel_check()
 	case $mode in
 	core) list=("${core_tests[@]}") ;;
 	short) list=("${short_tests[@]}") ;;
-	*) mapfile -t list < <(ls selftests/*.sh | grep -v '/lib[^/]*\.sh$') ;;
+	*) mapfile -t list < <(all_tests) ;;
 	esac
 	# check-kernels.sh -t: these tests only, whole.
 	if [ -n "${KERNEL_TESTS:-}" ]; then

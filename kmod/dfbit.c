@@ -23,18 +23,19 @@
 #include <uapi/linux/vpnflow.h>
 
 #include "dfbit.h"
+#include "ifopts.h"
 #include "vpnflow.h"
 
 unsigned int vpnflow_df_bit_hook(void *priv, struct sk_buff *skb,
 				 const struct nf_hook_state *state)
 {
 	struct vpnflow_net *vn = priv;
-	u8 mode = READ_ONCE(vn->opts.df_bit);
 	const struct dst_entry *dst;
 	struct iphdr *iph;
 	__be16 df;
+	u8 mode;
 
-	if (likely(mode == VPNFLOW_DF_BIT_COPY_DF))
+	if (likely(!vpnflow_df_bit_any(vn)))
 		return NF_ACCEPT;
 	if (!(IPCB(skb)->flags & IPSKB_XFRM_TRANSFORMED))
 		return NF_ACCEPT;
@@ -43,6 +44,10 @@ unsigned int vpnflow_df_bit_hook(void *priv, struct sk_buff *skb,
 		return NF_ACCEPT;
 	iph = ip_hdr(skb);
 	if (iph->protocol != IPPROTO_ESP && iph->protocol != IPPROTO_UDP)
+		return NF_ACCEPT;
+	/* The interface's own setting, else the namespace's. */
+	mode = vpnflow_df_bit_for(vn, state->out);
+	if (mode == VPNFLOW_DF_BIT_COPY_DF)
 		return NF_ACCEPT;
 	df = mode == VPNFLOW_DF_BIT_SET_DF ? htons(IP_DF) : 0;
 	if ((iph->frag_off & htons(IP_DF)) == df)

@@ -35,6 +35,7 @@
 #include <uapi/linux/vpnflow.h>
 
 #include "frag.h"
+#include "ifopts.h"
 #include "vpnflow.h"
 
 /* ip_do_fragment()'s output: each fragment, into the SA. */
@@ -64,12 +65,15 @@ unsigned int vpnflow_frag_hook(void *priv, struct sk_buff *skb,
 	unsigned int mtu;
 	int ret;
 
-	if (likely(READ_ONCE(vn->opts.fragmentation) !=
-		   VPNFLOW_FRAGMENTATION_BEFORE_ENCRYPTION))
+	if (likely(!vpnflow_fragmentation_any(vn)))
 		return NF_ACCEPT;
 	dst = skb_dst(skb);
 	x = dst ? dst->xfrm : NULL;
 	if (!x || x->props.mode != XFRM_MODE_TUNNEL)
+		return NF_ACCEPT;
+	/* The setting of the interface the ESP packet will leave through. */
+	if (vpnflow_fragmentation_for(vn, dst->dev) !=
+	    VPNFLOW_FRAGMENTATION_BEFORE_ENCRYPTION)
 		return NF_ACCEPT;
 	if ((ip_hdr(skb)->frag_off & htons(IP_DF)) && !skb->ignore_df)
 		return NF_ACCEPT;	/* xfrm answers it with frag needed */

@@ -19,6 +19,16 @@ static struct netlink_range_validation vpnflow_a_options_preserve_timeout_range 
 };
 
 /* Common nested types */
+const struct nla_policy vpnflow_if_option_nl_policy[VPNFLOW_A_IF_OPTION_MAX + 1] = {
+	[VPNFLOW_A_IF_OPTION_NAME] = { .type = NLA_NUL_STRING, .len = 15, },
+	[VPNFLOW_A_IF_OPTION_DF_BIT] = NLA_POLICY_MAX(NLA_U8, 2),
+	[VPNFLOW_A_IF_OPTION_FRAGMENTATION] = NLA_POLICY_MAX(NLA_U8, 1),
+};
+
+const struct nla_policy vpnflow_if_options_nl_policy[VPNFLOW_A_IF_OPTIONS_MAX + 1] = {
+	[VPNFLOW_A_IF_OPTIONS_ENTRY] = NLA_POLICY_NESTED(vpnflow_if_option_nl_policy),
+};
+
 const struct nla_policy vpnflow_options_nl_policy[VPNFLOW_A_OPTIONS_MAX + 1] = {
 	[VPNFLOW_A_OPTIONS_PRESERVE_VPN_FLOWS] = NLA_POLICY_MAX(NLA_U8, 1),
 	[VPNFLOW_A_OPTIONS_RECLASSIFY_VPN] = NLA_POLICY_MAX(NLA_U8, 1),
@@ -35,6 +45,7 @@ const struct nla_policy vpnflow_options_nl_policy[VPNFLOW_A_OPTIONS_MAX + 1] = {
 	[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MARK] = { .type = NLA_U32, },
 	[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MASK] = { .type = NLA_U32, },
 	[VPNFLOW_A_OPTIONS_FRAGMENTATION] = NLA_POLICY_MAX(NLA_U8, 1),
+	[VPNFLOW_A_OPTIONS_IF_OPTIONS] = NLA_POLICY_NESTED(vpnflow_if_options_nl_policy),
 };
 
 /* VPNFLOW_CMD_OPTIONS_SET - do */

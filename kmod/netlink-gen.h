@@ -11,6 +11,8 @@
 
 #include <uapi/linux/vpnflow.h>
 
+extern const struct nla_policy vpnflow_if_option_nl_policy[VPNFLOW_A_IF_OPTION_MAX + 1];
+extern const struct nla_policy vpnflow_if_options_nl_policy[VPNFLOW_A_IF_OPTIONS_MAX + 1];
 extern const struct nla_policy vpnflow_options_nl_policy[VPNFLOW_A_OPTIONS_MAX + 1];
 
 int vpnflow_nl_options_get_doit(struct sk_buff *skb, struct genl_info *info);

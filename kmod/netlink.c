@@ -14,6 +14,7 @@
 
 #include "compat/genetlink.h"
 #include "flow.h"
+#include "ifopts.h"
 #include "netlink.h"
 #include "netlink-gen.h"
 #include "nfhooks.h"
@@ -28,7 +29,7 @@
  * counters are open. Every rejected request carries an extack message.
  */
 
-static int vpnflow_nl_put_options(struct sk_buff *skb,
+static int vpnflow_nl_put_options(struct sk_buff *skb, const struct vpnflow_net *vn,
 				  const struct vpnflow_options *o)
 {
 	struct nlattr *nest;
@@ -47,7 +48,8 @@ static int vpnflow_nl_put_options(struct sk_buff *skb,
 	    nla_put_u8(skb, VPNFLOW_A_OPTIONS_DF_BIT, o->df_bit) ||
 	    nla_put_u32(skb, VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MARK, o->tcp_state_bypass_mark) ||
 	    nla_put_u32(skb, VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MASK, o->tcp_state_bypass_mask) ||
-	    nla_put_u8(skb, VPNFLOW_A_OPTIONS_FRAGMENTATION, o->fragmentation)) {
+	    nla_put_u8(skb, VPNFLOW_A_OPTIONS_FRAGMENTATION, o->fragmentation) ||
+	    vpnflow_if_opts_put(skb, vn)) {
 		nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
 	}
@@ -90,7 +92,7 @@ int vpnflow_nl_options_get_doit(struct sk_buff *skb, struct genl_info *info)
 	msg = vpnflow_nl_reply_new(info, &hdr);
 	if (!msg)
 		return -ENOMEM;
-	if (vpnflow_nl_put_options(msg, &opts)) {
+	if (vpnflow_nl_put_options(msg, vn, &opts)) {
 		nlmsg_free(msg);
 		return -EMSGSIZE;
 	}
@@ -174,6 +176,7 @@ int vpnflow_nl_options_set_doit(struct sk_buff *skb, struct genl_info *info)
 	struct vpnflow_net *vn = vpnflow_pernet(genl_info_net(info));
 	struct nlattr *tb[VPNFLOW_A_OPTIONS_MAX + 1];
 	struct netlink_ext_ack *extack = info->extack;
+	struct vpnflow_if_opts *ifo = NULL;
 	struct vpnflow_options o;
 	int err;
 
@@ -190,35 +193,47 @@ int vpnflow_nl_options_set_doit(struct sk_buff *skb, struct genl_info *info)
 	err = vpnflow_nl_options_check(tb, extack);
 	if (err)
 		return err;
+	if (tb[VPNFLOW_A_OPTIONS_IF_OPTIONS]) {
+		ifo = vpnflow_if_opts_parse(tb[VPNFLOW_A_OPTIONS_IF_OPTIONS], extack);
+		if (IS_ERR(ifo))
+			return PTR_ERR(ifo);
+	}
 
 	mutex_lock(&vn->opts_lock);
 	o = vn->opts;
 	vpnflow_nl_options_merge(&o, tb);
 	if (o.tcpmss && o.tcpmss_minimum > o.tcpmss) {
-		mutex_unlock(&vn->opts_lock);
 		NL_SET_ERR_MSG_MOD(extack, "tcpmss minimum cannot exceed tcpmss");
 		NL_SET_BAD_ATTR(extack, tb[VPNFLOW_A_OPTIONS_TCPMSS_MINIMUM] ?:
 					tb[VPNFLOW_A_OPTIONS_TCPMSS]);
-		return -ERANGE;
+		err = -ERANGE;
+		goto out;
 	}
 	if ((o.tcp_state_bypass_mark & ~o.tcp_state_bypass_mask) ||
 	    (o.tcp_state_bypass_mask && !o.tcp_state_bypass_mark)) {
-		mutex_unlock(&vn->opts_lock);
 		NL_SET_ERR_MSG_MOD(extack,
 				   "tcp-state-bypass mark must be non-zero and inside its mask");
 		NL_SET_BAD_ATTR(extack, tb[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MARK] ?:
 					tb[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MASK]);
-		return -EINVAL;
+		err = -EINVAL;
+		goto out;
 	}
 	err = vpnflow_nf_bypass_prepare(vn, &o);
 	if (err) {
-		mutex_unlock(&vn->opts_lock);
 		NL_SET_ERR_MSG_MOD(extack, "cannot register the tcp-state-bypass hooks");
-		return err;
+		goto out;
 	}
 	vpnflow_nl_options_publish(vn, &o);
+	if (tb[VPNFLOW_A_OPTIONS_IF_OPTIONS]) {
+		vpnflow_if_opts_replace(vn, ifo);
+		ifo = NULL;
+	}
 	vpnflow_nf_bypass_sync(vn);
+out:
 	mutex_unlock(&vn->opts_lock);
+	kfree(ifo);
+	if (err)
+		return err;
 
 	/* Changes apply at once to live tunnels and flows. */
 	set_bit(VPNFLOW_REVISIT_OPTIONS, &vn->revisit);

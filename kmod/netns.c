@@ -9,6 +9,7 @@
 #include <net/netns/generic.h>
 
 #include "flow.h"
+#include "ifopts.h"
 #include "nfhooks.h"
 #include "params.h"
 #include "reclassify.h"
@@ -65,6 +66,7 @@ static void __net_exit vpnflow_net_exit(struct net *net)
 	vpnflow_flows_destroy(vn);
 	vpnflow_tunnel_free_all(vn);
 	vpnflow_reclassify_free(vn);
+	vpnflow_if_opts_free(vn);
 	ratelimit_state_exit(&vn->log_rs);
 	mutex_destroy(&vn->work_lock);
 	mutex_destroy(&vn->nf_lock);

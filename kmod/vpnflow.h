@@ -20,6 +20,7 @@
 #include <net/netns/generic.h>
 
 struct vpnflow_flow;
+struct vpnflow_if_opts;
 
 /* Options of one network namespace (see spec/vpnflow.yaml). */
 struct vpnflow_options {
@@ -77,6 +78,8 @@ struct vpnflow_counters {
  * @opts_lock: serialises option changes (netlink options-set).
  * @opts: the options; written under @opts_lock with WRITE_ONCE(), read
  *	anywhere with READ_ONCE(), one field at a time.
+ * @if_opts: per-interface df-bit and fragmentation (ifopts.h), NULL when
+ *	none; replaced under @opts_lock, read under RCU.
  * @cnt: counters; atomic, no lock.
  * @tlock: the tunnels, their flow lists and every flow's links and state.
  * @tunnels: struct vpnflow_tunnel by key; added under @tlock (reconcile
@@ -133,6 +136,7 @@ struct vpnflow_net {
 	struct net *net;
 	struct mutex opts_lock;	/* option changes */
 	struct vpnflow_options opts;
+	struct vpnflow_if_opts __rcu *if_opts;
 	struct vpnflow_counters cnt;
 
 	spinlock_t tlock;		/* tunnels, flows: see above */

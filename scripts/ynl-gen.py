@@ -4,7 +4,8 @@
 generic netlink family from spec/vpnflow.yaml.
 
 A deliberately small subset of the kernel's tools/net/ynl/ynl-gen-c.py:
-u8/u16/u32/u64/string/flag/nest attributes, min/max checks, do and dump
+u8/u16/u32/u64/string/flag/nest attributes, min/max checks (max-len for
+strings), do and dump
 operations (a dump's pre/post: its start/done callbacks), op flags and
 multicast group flags (cap-net-admin: GENL_MCAST_CAP_NET_ADMIN).
 
@@ -106,6 +107,8 @@ def attr_policy(spec, sname, a, ranges):
     chk = a.get('checks', {})
     if not chk:
         return f'{{ .type = {NLA[t]}, }}'
+    if t == 'string':
+        return f'{{ .type = {NLA[t]}, .len = {spec.value_c(chk["max-len"])}, }}'
     lo = chk.get('min')
     hi = chk.get('max')
     if t in ('u8', 'u16', 'u32', 'u64') and ((hi is not None and spec.value(hi) > S16_MAX) or

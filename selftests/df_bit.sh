@@ -35,7 +35,7 @@ command -v nft >/dev/null || ktap_skip_all "nft not installed"
 
 N=20
 PORT=7100
-ktap_plan 17
+ktap_plan 19
 
 tmp=$(mktemp -d)
 defer rm -rf "$tmp"
@@ -139,6 +139,17 @@ V no crypto ipsec df-bit || bail "no crypto ipsec df-bit refused"
 observe 0
 ktap_check "no crypto ipsec df-bit: copy-df again" \
 	test "$DF_SEEN/$NODF_SEEN/$(vpnflow_field "$gwa" df_bit show running-config all)" = "0/$N/copy-df"
+
+# Per interface (the ASA's outside interface): gwa's ESP leaves by wan0.
+V crypto ipsec df-bit clear-df wan0 || bail "clear-df wan0 refused"
+observe 1
+ktap_info "clear-df on wan0, copy-df for the namespace: DF datagrams: $DF_SEEN with DF, $NODF_SEEN without"
+ktap_check "clear-df on wan0 alone: a datagram with DF leaves without DF" test "$DF_SEEN/$NODF_SEEN" = "0/$N"
+V no crypto ipsec df-bit clear-df wan0 || bail "no ... wan0 refused"
+V crypto ipsec df-bit set-df lan9 || bail "set-df lan9 refused"
+observe 0
+ktap_check "another interface's set-df leaves wan0's ESP packets as copy-df" test "$DF_SEEN/$NODF_SEEN" = "0/$N"
+V no crypto ipsec df-bit set-df lan9 || bail "no ... lan9 refused"
 
 # --- fragmentation as Linux does it (after encryption) ---
 # reasm: gwb's IP reassembly requests (ReasmReqds, /proc/net/snmp).

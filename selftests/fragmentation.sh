@@ -32,7 +32,7 @@ command -v conntrack >/dev/null || ktap_skip_all "conntrack not installed"
 
 N=20
 PORT=7200
-ktap_plan 15
+ktap_plan 19
 
 tmp=$(mktemp -d)
 defer rm -rf "$tmp"
@@ -179,6 +179,24 @@ ktap_check "before-encryption: the flow's conntrack entry exists on gwa" \
 batch small 1000 0 41003
 ktap_check "before-encryption: datagrams that fit pass whole" \
 	test "$GOT" = "$N" -a "$(vpnflow_counter "$gwa" prefrag_packets)" = "$N"
+
+# --- per interface: gwa's ESP leaves through wan0 ---
+V no crypto ipsec fragmentation || bail "no crypto ipsec fragmentation refused"
+V crypto ipsec fragmentation before-encryption wan0 || bail "before-encryption wan0 refused"
+p0=$(vpnflow_counter "$gwa" prefrag_packets)
+batch ifwan 1472 0 41007
+ktap_check "before-encryption on wan0 alone (the namespace after-encryption): no ESP fragment, all intact" \
+	test "$ESPFRAGS/$GOT/$(( $(vpnflow_counter "$gwa" prefrag_packets) - p0 ))" = "0/$N/$N"
+V no crypto ipsec fragmentation before-encryption wan0 || bail "no ... wan0 refused"
+V crypto ipsec fragmentation before-encryption lan9 || bail "before-encryption lan9 refused"
+ktap_check "show running-config lists the interface's own setting" \
+	sh -c "'$VPNSYSOPT' -n $gwa show running-config | grep -qx 'crypto ipsec fragmentation before-encryption lan9'"
+batch ifother 1472 0 41008
+ktap_check "another interface's setting leaves wan0's ESP packets after-encryption" \
+	test "$ESPFRAGS" -ge "$N" -a "$GOT" = "$N"
+V no crypto ipsec fragmentation before-encryption lan9 || bail "no ... lan9 refused"
+ktap_check "no crypto ipsec fragmentation WORD IFNAME removes it" \
+	sh -c "! '$VPNSYSOPT' -n $gwa show running-config | grep -q lan9"
 
 # --- a WAN that drops fragments ---
 ip netns exec "$wan" nft add element inet wanfrag dropprotos '{ esp, udp }' || bail "nft set"

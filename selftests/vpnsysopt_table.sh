@@ -195,6 +195,14 @@ pre='pre_set crypto ipsec fragmentation before-encryption' run="" \
 row "no crypto ipsec fragmentation: after-encryption"	0 "=" no crypto ipsec fragmentation
 row "crypto ipsec fragmentation without a word"	1 '~incomplete command; expected "before-encryption" or "after-encryption"' crypto ipsec fragmentation
 row "crypto ipsec fragmentation with an unknown word"	1 '~unknown keyword "during-encryption"; expected "before-encryption" or "after-encryption"' crypto ipsec fragmentation during-encryption
+run="crypto ipsec df-bit clear-df wan0" \
+row "crypto ipsec df-bit clear-df wan0: an interface's own"	0 "=" crypto ipsec df-bit clear-df wan0
+run="crypto ipsec fragmentation before-encryption wan0" \
+row "crypto ipsec fragmentation before-encryption wan0"	0 "=" crypto ipsec fragmentation before-encryption wan0
+pre='pre_set crypto ipsec df-bit set-df wan0' run="" \
+row "no crypto ipsec df-bit WORD IFNAME: back to the namespace's"	0 "=" no crypto ipsec df-bit copy-df wan0
+row "an interface name of 16 characters"	1 '~invalid interface name "abcdefghijklmnop"' crypto ipsec df-bit clear-df abcdefghijklmnop
+row "a word after the interface name"	1 '~unexpected "x"' crypto ipsec fragmentation before-encryption wan0 x
 run="sysopt connection tcp-state-bypass mark 0x10/0x10" \
 row "connection tcp-state-bypass mark 0x10/0x10"	0 "=" connection tcp-state-bypass mark 0x10/0x10
 run="sysopt connection tcp-state-bypass mark 0x5/0xffffffff" \

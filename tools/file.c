@@ -130,7 +130,7 @@ int vs_file_read(struct vs *vs, FILE *f)
 	 * A file of comments only, like the one the package installs, sets
 	 * nothing: no request, so no module is loaded either.
 	 */
-	vs->exec = vs->set.present ? vs_opts_apply : NULL;
+	vs->exec = vs->set.present || vs->set.nif ? vs_opts_apply : NULL;
 	return 0;
 }
 

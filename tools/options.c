@@ -151,8 +151,8 @@ static const int opt_order[] = {
 #define TIMEOUT_RANGE	"0:00:01-596:31:23 (1-2147483 seconds)"
 #define TIMEOUT_ALT	"H:MM:SS or SECONDS, " TIMEOUT_RANGE
 #define TIMEOUT_HELP	"{H:MM:SS | SECONDS}"
-#define DF_BIT_HELP	"{clear-df | copy-df | set-df}"
-#define FRAG_HELP	"{before-encryption | after-encryption}"
+#define DF_BIT_HELP	"{clear-df | copy-df | set-df} [IFNAME]"
+#define FRAG_HELP	"{before-encryption | after-encryption} [IFNAME]"
 #define MARK_HELP	"MARK[/MASK]"
 #define MARK_ALT	"MARK[/MASK], numbers (0x for hex), MARK not 0 and inside MASK"
 
@@ -420,11 +420,51 @@ const struct kw timeout_kw[] = {
 	KW_END
 };
 
+/*
+ * "crypto ipsec df-bit|fragmentation WORD IFNAME": an edit of IFNAME's own
+ * setting (the ASA's outside interface); with "no", IFNAME follows the
+ * namespace again. @attr: VPNFLOW_A_OPTIONS_DF_BIT or _FRAGMENTATION.
+ */
+static int if_edit(struct vs *vs, char **at, int attr, int v)
+{
+	const char *name = *at;
+	struct vs_if *e = NULL;
+	unsigned int i;
+
+	/* As the kernel's dev_valid_name(), and no "#": a file reads it as a comment. */
+	if (!*name || strlen(name) >= sizeof(e->name) || strpbrk(name, "/:# \t\n\v\f\r") ||
+	    !strcmp(name, ".") || !strcmp(name, ".."))
+		return kw_error(vs, at, "invalid interface name \"%s\"; expected 1-15 characters, none of \"/\", \":\", \"#\" or white space",
+				name);
+	for (i = 0; i < vs->set.nif; i++)
+		if (!strcmp(vs->set.ifs[i].name, name))
+			e = &vs->set.ifs[i];
+	if (!e) {
+		if (vs->set.nif == VS_IF_MAX)
+			return kw_error(vs, at, "more than %d interfaces", VS_IF_MAX);
+		e = &vs->set.ifs[vs->set.nif++];
+		snprintf(e->name, sizeof(e->name), "%s", name);
+		e->df_bit = VS_IF_NONE;
+		e->fragmentation = VS_IF_NONE;
+	}
+	if (attr == VPNFLOW_A_OPTIONS_DF_BIT)
+		e->df_bit = vs->no ? VS_IF_REMOVE : v;
+	else
+		e->fragmentation = vs->no ? VS_IF_REMOVE : v;
+	e->line = vs->line;
+	vs->exec = vs_opts_apply;
+	return 0;
+}
+
 static int do_df_bit_set(struct vs *vs, int argc, char **argv, uint32_t v)
 {
-	int rc = kw_end(vs, argc, argv);
+	int rc;
 
-	return rc ? rc : opt_set(vs, VPNFLOW_A_OPTIONS_DF_BIT, vs->no ? VPNFLOW_DF_BIT_COPY_DF : v);
+	if (argc >= 1) {
+		rc = kw_end(vs, argc - 1, argv + 1);
+		return rc ? rc : if_edit(vs, argv, VPNFLOW_A_OPTIONS_DF_BIT, v);
+	}
+	return opt_set(vs, VPNFLOW_A_OPTIONS_DF_BIT, vs->no ? VPNFLOW_DF_BIT_COPY_DF : v);
 }
 
 static int do_clear_df(struct vs *vs, int argc, char **argv)
@@ -459,10 +499,14 @@ static int do_df_bit(struct vs *vs, int argc, char **argv)
 
 static int do_frag_set(struct vs *vs, int argc, char **argv, uint32_t v)
 {
-	int rc = kw_end(vs, argc, argv);
+	int rc;
 
-	return rc ? rc : opt_set(vs, VPNFLOW_A_OPTIONS_FRAGMENTATION,
-				 vs->no ? VPNFLOW_FRAGMENTATION_AFTER_ENCRYPTION : v);
+	if (argc >= 1) {
+		rc = kw_end(vs, argc - 1, argv + 1);
+		return rc ? rc : if_edit(vs, argv, VPNFLOW_A_OPTIONS_FRAGMENTATION, v);
+	}
+	return opt_set(vs, VPNFLOW_A_OPTIONS_FRAGMENTATION,
+		       vs->no ? VPNFLOW_FRAGMENTATION_AFTER_ENCRYPTION : v);
 }
 
 static int do_before_encryption(struct vs *vs, int argc, char **argv)
@@ -525,15 +569,85 @@ static int opt_bad_attr(const struct nl *nl, const struct nlmsghdr *req,
  * against each other and the options they do not change, and applies all
  * of them or none. Nothing to set (a file of comments) sends nothing.
  */
+/*
+ * @vs's interface edits over the module's table, into @t. The whole table
+ * goes in the request: options-set replaces it.
+ */
+static int if_merge(struct vs *vs, struct vs_opts *t)
+{
+	const struct vs_if *ed;
+	struct vs_if *e;
+	unsigned int i, j, n;
+	int rc;
+
+	rc = vs_opts_get(vs, t);
+	if (rc)
+		return rc;
+	for (i = 0; i < vs->set.nif; i++) {
+		ed = &vs->set.ifs[i];
+		e = NULL;
+		for (j = 0; j < t->nif; j++)
+			if (!strcmp(t->ifs[j].name, ed->name))
+				e = &t->ifs[j];
+		if (!e) {
+			if (t->nif == VS_IF_MAX) {
+				fprintf(stderr, PROG ": more than %d interfaces with their own settings\n",
+					VS_IF_MAX);
+				return VS_EXIT_USAGE;
+			}
+			e = &t->ifs[t->nif++];
+			*e = *ed;
+			e->df_bit = VS_IF_NONE;
+			e->fragmentation = VS_IF_NONE;
+		}
+		if (ed->df_bit != VS_IF_NONE)
+			e->df_bit = ed->df_bit == VS_IF_REMOVE ? VS_IF_NONE : ed->df_bit;
+		if (ed->fragmentation != VS_IF_NONE)
+			e->fragmentation = ed->fragmentation == VS_IF_REMOVE ? VS_IF_NONE :
+									    ed->fragmentation;
+	}
+	/* An interface that follows the namespace in both has no entry. */
+	for (i = n = 0; i < t->nif; i++)
+		if (t->ifs[i].df_bit != VS_IF_NONE || t->ifs[i].fragmentation != VS_IF_NONE)
+			t->ifs[n++] = t->ifs[i];
+	t->nif = n;
+	return 0;
+}
+
+static void if_put(struct nlmsghdr *nlh, const struct vs_opts *t)
+{
+	struct nlattr *nest, *entry;
+	unsigned int i;
+
+	nest = mnl_attr_nest_start(nlh, VPNFLOW_A_OPTIONS_IF_OPTIONS);
+	for (i = 0; i < t->nif; i++) {
+		entry = mnl_attr_nest_start(nlh, VPNFLOW_A_IF_OPTIONS_ENTRY);
+		mnl_attr_put_strz(nlh, VPNFLOW_A_IF_OPTION_NAME, t->ifs[i].name);
+		if (t->ifs[i].df_bit >= 0)
+			mnl_attr_put_u8(nlh, VPNFLOW_A_IF_OPTION_DF_BIT, t->ifs[i].df_bit);
+		if (t->ifs[i].fragmentation >= 0)
+			mnl_attr_put_u8(nlh, VPNFLOW_A_IF_OPTION_FRAGMENTATION,
+					t->ifs[i].fragmentation);
+		mnl_attr_nest_end(nlh, entry);
+	}
+	mnl_attr_nest_end(nlh, nest);
+}
+
 int vs_opts_apply(struct vs *vs)
 {
 	const struct vs_opts *o = &vs->set;
+	struct vs_opts table;
 	struct nlmsghdr *nlh;
 	struct nlattr *nest;
 	int attr, bad, rc;
 
-	if (!o->present)
+	if (!o->present && !o->nif)
 		return 0;
+	if (o->nif) {
+		rc = if_merge(vs, &table);
+		if (rc)
+			return rc;
+	}
 
 	nlh = nl_genl_msg(&vs->nl, VPNFLOW_CMD_OPTIONS_SET,
 			  VPNFLOW_FAMILY_VERSION, 0);
@@ -546,6 +660,8 @@ int vs_opts_apply(struct vs *vs)
 		else
 			mnl_attr_put_u32(nlh, attr, o->val[attr]);
 	}
+	if (o->nif)
+		if_put(nlh, &table);
 	mnl_attr_nest_end(nlh, nest);
 
 	rc = vs_talk(vs, nlh, NULL, NULL, "changing options");
@@ -561,12 +677,56 @@ int vs_opts_apply(struct vs *vs)
 	return rc;
 }
 
+/* One VPNFLOW_A_IF_OPTIONS_ENTRY's attributes. */
+static int if_attr_cb(const struct nlattr *a, void *data)
+{
+	struct vs_if *e = data;
+
+	switch (mnl_attr_get_type(a)) {
+	case VPNFLOW_A_IF_OPTION_NAME:
+		if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) < 0)
+			return MNL_CB_ERROR;
+		snprintf(e->name, sizeof(e->name), "%s", mnl_attr_get_str(a));
+		break;
+	case VPNFLOW_A_IF_OPTION_DF_BIT:
+	case VPNFLOW_A_IF_OPTION_FRAGMENTATION:
+		if (mnl_attr_validate(a, MNL_TYPE_U8) < 0)
+			return MNL_CB_ERROR;
+		if (mnl_attr_get_type(a) == VPNFLOW_A_IF_OPTION_DF_BIT)
+			e->df_bit = mnl_attr_get_u8(a);
+		else
+			e->fragmentation = mnl_attr_get_u8(a);
+		break;
+	}
+	return MNL_CB_OK;
+}
+
+static int if_entry_cb(const struct nlattr *a, void *data)
+{
+	struct vs_opts *o = data;
+	struct vs_if *e;
+
+	if (mnl_attr_get_type(a) != VPNFLOW_A_IF_OPTIONS_ENTRY || o->nif == VS_IF_MAX)
+		return MNL_CB_OK;
+	e = &o->ifs[o->nif];
+	memset(e, 0, sizeof(*e));
+	e->df_bit = VS_IF_NONE;
+	e->fragmentation = VS_IF_NONE;
+	if (mnl_attr_parse_nested(a, if_attr_cb, e) < 0)
+		return MNL_CB_ERROR;
+	if (e->name[0])
+		o->nif++;
+	return MNL_CB_OK;
+}
+
 static int opt_attr_cb(const struct nlattr *a, void *data)
 {
 	struct vs_opts *o = data;
 	int attr = mnl_attr_get_type(a);
 	enum mnl_attr_data_type type;
 
+	if (attr == VPNFLOW_A_OPTIONS_IF_OPTIONS)
+		return mnl_attr_parse_nested(a, if_entry_cb, o) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
 	if (!opt_known(attr))	/* from a newer module */
 		return MNL_CB_OK;
 	type = opt_is_u8(attr) ? MNL_TYPE_U8 : MNL_TYPE_U32;
@@ -662,6 +822,24 @@ void vs_opts_print(FILE *f, const struct vs_opts *o, bool all)
 		if (all || opt_changed(o, attr))
 			opt_print_line(f, o, attr);
 	}
+	/* Then each interface's own settings (an edit's "no" too). */
+	for (i = 0; i < o->nif; i++) {
+		const struct vs_if *e = &o->ifs[i];
+		char num[12];
+
+		if (e->df_bit >= 0)
+			fprintf(f, "crypto ipsec df-bit %s %s\n",
+				opt_word(num, sizeof(num), VPNFLOW_A_OPTIONS_DF_BIT, e->df_bit),
+				e->name);
+		else if (e->df_bit == VS_IF_REMOVE)
+			fprintf(f, "no crypto ipsec df-bit copy-df %s\n", e->name);
+		if (e->fragmentation >= 0)
+			fprintf(f, "crypto ipsec fragmentation %s %s\n",
+				opt_word(num, sizeof(num), VPNFLOW_A_OPTIONS_FRAGMENTATION,
+					 e->fragmentation), e->name);
+		else if (e->fragmentation == VS_IF_REMOVE)
+			fprintf(f, "no crypto ipsec fragmentation after-encryption %s\n", e->name);
+	}
 }
 
 /* JSON has every option the kernel reported, "all" or not. */
@@ -684,6 +862,24 @@ static void opt_print_json(const struct vs_opts *o, bool pretty)
 		else
 			json_kv_u64(&j, opt_desc[attr].json, o->val[attr]);
 	}
+	/* Each interface's own settings; a member left out follows the namespace. */
+	json_key(&j, "interfaces");
+	json_arr_open(&j);
+	for (attr = 0; attr < (int)o->nif; attr++) {
+		const struct vs_if *e = &o->ifs[attr];
+
+		json_obj_open(&j);
+		json_kv_str(&j, "name", e->name);
+		if (e->df_bit >= 0)
+			json_kv_str(&j, "df_bit", opt_word(num, sizeof(num),
+							   VPNFLOW_A_OPTIONS_DF_BIT, e->df_bit));
+		if (e->fragmentation >= 0)
+			json_kv_str(&j, "fragmentation",
+				    opt_word(num, sizeof(num), VPNFLOW_A_OPTIONS_FRAGMENTATION,
+					     e->fragmentation));
+		json_obj_close(&j);
+	}
+	json_arr_close(&j);
 	json_obj_close(&j);
 	json_finish(&j);
 }

@@ -33,10 +33,27 @@ enum {
 	VS_EXIT_SYS	= 5,	/* any other system error */
 };
 
-/* A set of options, as in the VPNFLOW_A_OPTIONS nest. */
+#define VS_IF_MAX	32	/* the module's limit of interface settings */
+#define VS_IF_NONE	-1	/* the interface follows the namespace */
+#define VS_IF_REMOVE	-2	/* an edit: back to VS_IF_NONE */
+
+/* One interface's crypto ipsec settings (VPNFLOW_A_IF_OPTIONS_ENTRY). */
+struct vs_if {
+	char name[16];		/* IFNAMSIZ */
+	int df_bit;		/* enum vpnflow_df_bit or VS_IF_* */
+	int fragmentation;	/* enum vpnflow_fragmentation or VS_IF_* */
+	unsigned int line;	/* -f: where last edited */
+};
+
+/*
+ * A set of options, as in the VPNFLOW_A_OPTIONS nest. @ifs: what the
+ * module has (read), or the commands' edits to it (to change).
+ */
 struct vs_opts {
 	uint32_t present;	/* bit n: val[n] is set */
 	uint32_t val[VPNFLOW_A_OPTIONS_MAX + 1];
+	unsigned int nif;
+	struct vs_if ifs[VS_IF_MAX];
 };
 
 _Static_assert(VPNFLOW_A_OPTIONS_MAX < 32, "vs_opts.present is too small");

@@ -141,6 +141,19 @@ void fuzz_check_opts(const struct vs_opts *o)
 			fuzz_fail("option %d set, which no command sets", attr);
 		}
 	}
+	for (attr = 0; attr < (int)o->nif; attr++) {
+		const struct vs_if *e = &o->ifs[attr];
+		size_t len = strnlen(e->name, sizeof(e->name));
+
+		if (!len || len == sizeof(e->name) || strchr(e->name, '/'))
+			fuzz_fail("interface name \"%.16s\"", e->name);
+		if (e->df_bit > VPNFLOW_DF_BIT_SET_DF || e->df_bit < VS_IF_REMOVE ||
+		    e->fragmentation > VPNFLOW_FRAGMENTATION_BEFORE_ENCRYPTION ||
+		    e->fragmentation < VS_IF_REMOVE ||
+		    (e->df_bit == VS_IF_NONE && e->fragmentation == VS_IF_NONE))
+			fuzz_fail("interface %s: df-bit %d, fragmentation %d",
+				  e->name, e->df_bit, e->fragmentation);
+	}
 }
 
 /* The line of @s starting at @p: its length, and *next the one after. */
@@ -245,7 +258,7 @@ static void read_back(struct vs *r, const char *txt, size_t len)
 	if (rc || fuzz_stderr.len || fuzz_stdout.len)
 		fuzz_fail("running-config output does not read back as a file (exit %d):\n%s",
 			  rc, txt);
-	if (r->exec != (r->set.present ? vs_opts_apply : NULL))
+	if (r->exec != (r->set.present || r->set.nif ? vs_opts_apply : NULL))
 		fuzz_fail("running-config output read back is %s:\n%s",
 			  r->set.present ? "not applied" : "sent though it sets nothing",
 			  txt);
@@ -268,6 +281,15 @@ void fuzz_round_trip(const struct vs_opts *o)
 		    r.set.val[attr] != o->val[attr])
 			fuzz_fail("running-config all read back: option %d is %u, not %u:\n%s",
 				  attr, r.set.val[attr], o->val[attr], all);
+	if (r.set.nif != o->nif)
+		fuzz_fail("running-config all read back: %u interfaces, not %u:\n%s",
+			  r.set.nif, o->nif, all);
+	for (attr = 0; attr < (int)o->nif; attr++)
+		if (strcmp(r.set.ifs[attr].name, o->ifs[attr].name) ||
+		    r.set.ifs[attr].df_bit != o->ifs[attr].df_bit ||
+		    r.set.ifs[attr].fragmentation != o->ifs[attr].fragmentation)
+			fuzz_fail("running-config all read back: interface %s differs:\n%s",
+				  o->ifs[attr].name, all);
 
 	some = print_opts(o, false, &some_len);
 	if (some_len) {

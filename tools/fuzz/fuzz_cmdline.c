@@ -82,9 +82,18 @@ static void check(const struct vs *vs, int rc, int argc)
 	if (fuzz_stdout.len)
 		fuzz_fail("a command to run, and output on stdout while parsing");
 	if (vs->exec != vs_opts_apply) {
-		if (vs->set.present)
-			fuzz_fail("options set (0x%x) by a command that does not apply them",
-				  vs->set.present);
+		if (vs->set.present || vs->set.nif)
+			fuzz_fail("options set (0x%x, %u interfaces) by a command that does not apply them",
+				  vs->set.present, vs->set.nif);
+		return;
+	}
+	/* An interface's setting: that alone. */
+	if (vs->set.nif) {
+		if (vs->set.present || vs->set.nif != 1)
+			fuzz_fail("an interface command that sets options 0x%x and %u interfaces",
+				  vs->set.present, vs->set.nif);
+		fuzz_check_opts(&vs->set);
+		fuzz_round_trip(&vs->set);
 		return;
 	}
 	/* One option per command; tcp-state-bypass's mark and mask together. */

@@ -140,6 +140,8 @@ case_ "incomplete tcpmss"		1 'expected "minimum", "auto", "tunneled-only" or a n
 case_ "missing tcpmss minimum value"	1 'incomplete command; expected a number (0 or 48-65535)' connection tcpmss minimum
 case_ "missing timeout value"		1 'expected H:MM:SS or SECONDS' timeout preserve-vpn-flows
 case_ "extra word"			1 'unexpected "extra" at the end of the command' connection reclassify-vpn extra
+case_ "an interface name with \"#\""	1 'invalid interface name "eth#1"; expected 1-15 characters, none of "/", ":", "#" or white space' crypto ipsec df-bit clear-df "eth#1"
+case_ "an interface name with \":\""	1 'invalid interface name "eth0:1"' no crypto ipsec fragmentation after-encryption eth0:1
 case_ "unknown word after preserve-vpn-flows" 1 'unknown keyword "extra"; expected "fast-resume"' connection preserve-vpn-flows extra
 case_ "extra word after fast-resume"	1 'unexpected "extra" at the end of the command' connection preserve-vpn-flows fast-resume extra
 case_ "extra word after a value"	1 'unexpected "1400"' connection tcpmss 1380 1400

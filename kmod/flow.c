@@ -15,6 +15,7 @@
 #include <net/netfilter/nf_conntrack_tuple.h>
 
 #include "flow.h"
+#include "labels.h"
 #include "netlink.h"
 #include "nfhooks.h"
 #include "params.h"
@@ -198,6 +199,7 @@ static void vpnflow_flow_resume_locked(struct vpnflow_net *vn, struct vpnflow_fl
 	 */
 	if (saved)
 		WRITE_ONCE(ct->timeout, saved);
+	vpnflow_labels_set(vn, ct, false);
 	vpnflow_nl_flow_event(vn, f, VPNFLOW_EVENT_TYPE_RESUMED, GFP_ATOMIC);
 }
 
@@ -332,6 +334,7 @@ unlock:
 	nf_conntrack_get(&ct->ct_general);
 	vpnflow_flow_link(vn, f, t);
 	spin_unlock_bh(&vn->tlock);
+	vpnflow_labels_set(vn, ct, false);
 	return;
 
 untracked:
@@ -476,6 +479,8 @@ static noinline unsigned int vpnflow_flows_down_batch(struct vpnflow_net *vn,
 			}
 			WRITE_ONCE(f->deadline, vpnflow_deadline(f, timeout));
 			WRITE_ONCE(f->ct->timeout, f->deadline);
+			/* After the deadline: the label's event carries it (conntrackd). */
+			vpnflow_labels_set(vn, f->ct, true);
 		} else {
 			vpnflow_flow_unlink(vn, f);
 			gone[n++] = f;

@@ -15,6 +15,7 @@
 #include "compat/genetlink.h"
 #include "flow.h"
 #include "ifopts.h"
+#include "labels.h"
 #include "netlink.h"
 #include "netlink-gen.h"
 #include "nfhooks.h"
@@ -49,6 +50,7 @@ static int vpnflow_nl_put_options(struct sk_buff *skb, const struct vpnflow_net 
 	    nla_put_u32(skb, VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MARK, o->tcp_state_bypass_mark) ||
 	    nla_put_u32(skb, VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MASK, o->tcp_state_bypass_mask) ||
 	    nla_put_u8(skb, VPNFLOW_A_OPTIONS_FRAGMENTATION, o->fragmentation) ||
+	    nla_put_u8(skb, VPNFLOW_A_OPTIONS_LABEL_VPN_FLOWS, o->label_vpn_flows) ||
 	    vpnflow_if_opts_put(skb, vn)) {
 		nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
@@ -145,6 +147,8 @@ static void vpnflow_nl_options_merge(struct vpnflow_options *o, struct nlattr **
 		o->tcp_state_bypass_mask = nla_get_u32(tb[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MASK]);
 	if (tb[VPNFLOW_A_OPTIONS_FRAGMENTATION])
 		o->fragmentation = nla_get_u8(tb[VPNFLOW_A_OPTIONS_FRAGMENTATION]);
+	if (tb[VPNFLOW_A_OPTIONS_LABEL_VPN_FLOWS])
+		o->label_vpn_flows = nla_get_u8(tb[VPNFLOW_A_OPTIONS_LABEL_VPN_FLOWS]);
 }
 
 /* Publish @o, a field at a time: the data path reads them one by one. */
@@ -161,6 +165,7 @@ static void vpnflow_nl_options_publish(struct vpnflow_net *vn, const struct vpnf
 	WRITE_ONCE(vn->opts.fast_resume, o->fast_resume);
 	WRITE_ONCE(vn->opts.df_bit, o->df_bit);
 	WRITE_ONCE(vn->opts.fragmentation, o->fragmentation);
+	WRITE_ONCE(vn->opts.label_vpn_flows, o->label_vpn_flows);
 	/*
 	 * Mask to 0 first: a packet between these writes mostly sees the
 	 * option off. The pair is not read atomically, so a packet racing
@@ -218,9 +223,16 @@ int vpnflow_nl_options_set_doit(struct sk_buff *skb, struct genl_info *info)
 		err = -EINVAL;
 		goto out;
 	}
+	err = vpnflow_labels_sync(vn, o.label_vpn_flows);
+	if (err) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[VPNFLOW_A_OPTIONS_LABEL_VPN_FLOWS],
+				    "conntrack labels are not available in this kernel");
+		goto out;
+	}
 	err = vpnflow_nf_bypass_prepare(vn, &o);
 	if (err) {
 		NL_SET_ERR_MSG_MOD(extack, "cannot register the tcp-state-bypass hooks");
+		vpnflow_labels_sync(vn, vn->opts.label_vpn_flows);
 		goto out;
 	}
 	vpnflow_nl_options_publish(vn, &o);

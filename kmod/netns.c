@@ -10,6 +10,7 @@
 
 #include "flow.h"
 #include "ifopts.h"
+#include "labels.h"
 #include "nfhooks.h"
 #include "params.h"
 #include "reclassify.h"
@@ -51,6 +52,13 @@ static int __net_init vpnflow_net_init(struct net *net)
 		vn->opts.tcp_state_bypass_mask = 0;
 		vn->opts.tcp_state_bypass_mark = 0;
 	}
+	/* label_vpn_flows=: labels asked for from the start. */
+	mutex_lock(&vn->opts_lock);
+	if (vpnflow_labels_sync(vn, vn->opts.label_vpn_flows)) {
+		pr_warn("conntrack labels not available: label-vpn-flows off in this namespace\n");
+		vn->opts.label_vpn_flows = 0;
+	}
+	mutex_unlock(&vn->opts_lock);
 	/* Tunnels that exist already (module loaded on a live gateway). */
 	vpnflow_work_kick(vn);
 	return 0;
@@ -67,6 +75,7 @@ static void __net_exit vpnflow_net_exit(struct net *net)
 	vpnflow_tunnel_free_all(vn);
 	vpnflow_reclassify_free(vn);
 	vpnflow_if_opts_free(vn);
+	vpnflow_labels_release(vn);
 	ratelimit_state_exit(&vn->log_rs);
 	mutex_destroy(&vn->work_lock);
 	mutex_destroy(&vn->nf_lock);

@@ -39,6 +39,7 @@ static struct vpnflow_options vpnflow_defaults = {
 	.fast_resume		= 0,
 	.df_bit			= VPNFLOW_DF_BIT_COPY_DF,
 	.fragmentation		= VPNFLOW_FRAGMENTATION_AFTER_ENCRYPTION,
+	.label_vpn_flows	= 0,
 };
 
 static int vpnflow_param_set_flag(const char *val, const struct kernel_param *kp)
@@ -234,6 +235,9 @@ module_param_cb(tcpmss_tunneled_only, &vpnflow_param_flag_ops,
 MODULE_PARM_DESC(tcpmss_tunneled_only, "Default of sysopt connection tcpmss tunneled-only (0)");
 module_param_cb(fast_resume, &vpnflow_param_flag_ops, &vpnflow_defaults.fast_resume, 0644);
 MODULE_PARM_DESC(fast_resume, "Default of sysopt connection preserve-vpn-flows fast-resume (0)");
+module_param_cb(label_vpn_flows, &vpnflow_param_flag_ops, &vpnflow_defaults.label_vpn_flows, 0644);
+MODULE_PARM_DESC(label_vpn_flows,
+		 "Default of sysopt connection label-vpn-flows: conntrack labels on tunneled flows (0)");
 module_param_cb(df_bit, &vpnflow_param_df_bit_ops, &vpnflow_defaults.df_bit, 0644);
 MODULE_PARM_DESC(df_bit, "Default of crypto ipsec df-bit: copy-df, clear-df or set-df (copy-df)");
 module_param_cb(fragmentation, &vpnflow_param_fragmentation_ops,

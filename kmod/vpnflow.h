@@ -36,6 +36,7 @@ struct vpnflow_options {
 	u32 tcp_state_bypass_mark;
 	u32 tcp_state_bypass_mask;	/* 0: off */
 	u8 fragmentation;
+	u8 label_vpn_flows;
 };
 
 struct vpnflow_counters {
@@ -80,6 +81,8 @@ struct vpnflow_counters {
  *	anywhere with READ_ONCE(), one field at a time.
  * @if_opts: per-interface df-bit and fragmentation (ifopts.h), NULL when
  *	none; replaced under @opts_lock, read under RCU.
+ * @labels_held: the namespace's conntrack labels are taken
+ *	(nf_connlabels_get(), labels.c); @opts_lock.
  * @cnt: counters; atomic, no lock.
  * @tlock: the tunnels, their flow lists and every flow's links and state.
  * @tunnels: struct vpnflow_tunnel by key; added under @tlock (reconcile
@@ -137,6 +140,7 @@ struct vpnflow_net {
 	struct mutex opts_lock;	/* option changes */
 	struct vpnflow_options opts;
 	struct vpnflow_if_opts __rcu *if_opts;
+	bool labels_held;
 	struct vpnflow_counters cnt;
 
 	spinlock_t tlock;		/* tunnels, flows: see above */

@@ -23,9 +23,9 @@ dmesg -C
 ktap_check "tcpmss=20 is refused at load" sh -c "! insmod '$VPNFLOW_KO' tcpmss=20 2>/dev/null"
 ktap_check "and the log says why" sh -c "dmesg | grep -q 'tcpmss: must be 0 (off) or 48-65535'"
 
-ktap_check "loads with preserve_vpn_flows=1 tcpmss=1300 preserve_timeout=600 reclassify_vpn=0 df_bit=clear-df tcp_state_bypass=0x8/0x18 fragmentation=before-encryption" \
+ktap_check "loads with preserve_vpn_flows=1 tcpmss=1300 preserve_timeout=600 reclassify_vpn=0 df_bit=clear-df tcp_state_bypass=0x8/0x18 fragmentation=before-encryption label_vpn_flows=1" \
 	insmod "$VPNFLOW_KO" preserve_vpn_flows=1 tcpmss=1300 preserve_timeout=600 reclassify_vpn=0 df_bit=clear-df \
-	tcp_state_bypass=0x8/0x18 fragmentation=before-encryption
+	tcp_state_bypass=0x8/0x18 fragmentation=before-encryption label_vpn_flows=1
 setup_ns a
 want="sysopt connection tcpmss 1300
 sysopt connection tcpmss minimum 0
@@ -35,6 +35,7 @@ no sysopt connection preserve-vpn-flows fast-resume
 no sysopt connection tcpmss auto
 no sysopt connection tcpmss tunneled-only
 timeout preserve-vpn-flows 0:10:00
+sysopt connection label-vpn-flows
 sysopt connection tcp-state-bypass mark 0x8/0x18
 crypto ipsec df-bit clear-df
 crypto ipsec fragmentation before-encryption"

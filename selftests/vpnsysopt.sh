@@ -29,6 +29,7 @@ no sysopt connection preserve-vpn-flows fast-resume
 no sysopt connection tcpmss auto
 no sysopt connection tcpmss tunneled-only
 timeout preserve-vpn-flows 1:00:00
+no sysopt connection label-vpn-flows
 no sysopt connection tcp-state-bypass mark
 crypto ipsec df-bit copy-df
 crypto ipsec fragmentation after-encryption"
@@ -60,6 +61,7 @@ set_all()
 	V connection tcpmss minimum 400 &&
 	V connection tcpmss auto &&
 	V timeout preserve-vpn-flows 1:30:00 &&
+	V connection label-vpn-flows &&
 	V connection tcp-state-bypass mark 0x40/0xc0 &&
 	V crypto ipsec df-bit set-df &&
 	V crypto ipsec fragmentation before-encryption
@@ -73,6 +75,7 @@ sysopt connection preserve-vpn-flows fast-resume
 sysopt connection tcpmss auto
 no sysopt connection tcpmss tunneled-only
 timeout preserve-vpn-flows 1:30:00
+sysopt connection label-vpn-flows
 sysopt connection tcp-state-bypass mark 0x40/0xc0
 crypto ipsec df-bit set-df
 crypto ipsec fragmentation before-encryption" V show running-config all
@@ -85,6 +88,7 @@ j = json.load(sys.stdin)
 want = {"preserve_vpn_flows": True, "reclassify_vpn": False, "tcpmss": 1200,
         "tcpmss_minimum": 400, "tcpmss_auto": True, "preserve_timeout": 5400,
         "fast_resume": True, "df_bit": "set-df", "fragmentation": "before-encryption",
+        "label_vpn_flows": True,
         "tcp_state_bypass_mark": 0x40, "tcp_state_bypass_mask": 0xc0}
 bad = {k: (j.get(k), v) for k, v in want.items() if j.get(k) != v}
 print("# json mismatches:", bad)
@@ -118,6 +122,7 @@ undo_all()
 	V timeout preserve-vpn-flows 3600 &&
 	V no crypto ipsec df-bit &&
 	V no crypto ipsec fragmentation &&
+	V no connection label-vpn-flows &&
 	V no connection tcp-state-bypass mark &&
 	[ -z "$(V show running-config)" ]
 }

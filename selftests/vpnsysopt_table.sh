@@ -85,6 +85,7 @@ no sysopt connection preserve-vpn-flows fast-resume
 no sysopt connection tcpmss auto
 no sysopt connection tcpmss tunneled-only
 timeout preserve-vpn-flows 1:00:00
+no sysopt connection label-vpn-flows
 no sysopt connection tcp-state-bypass mark
 crypto ipsec df-bit copy-df
 crypto ipsec fragmentation after-encryption"
@@ -134,6 +135,10 @@ run="no sysopt connection reclassify-vpn" \
 row "ASA form: no sysopt connection reclassify-vpn" 0 "=" no sysopt connection reclassify-vpn
 pre='pre_set no connection reclassify-vpn' run="" \
 row "connection reclassify-vpn"			0 "=" connection reclassify-vpn
+run="sysopt connection label-vpn-flows" \
+row "connection label-vpn-flows"		0 "=" connection label-vpn-flows
+pre='pre_set connection label-vpn-flows' run="" \
+row "no connection label-vpn-flows"		0 "=" no connection label-vpn-flows
 run="sysopt connection tcpmss 1200" \
 row "connection tcpmss 1200"			0 "=" connection tcpmss 1200
 run="sysopt connection tcpmss 48" \
@@ -269,7 +274,7 @@ row "unknown keyword lists the choices"		1 '~unknown keyword "xlate"; expected "
 row "ambiguous abbreviation s"			1 '~ambiguous keyword "s"; did you mean "sysopt" or "show"?' s run
 row "ambiguous abbreviation c"			1 '~ambiguous keyword "c"; did you mean "connection", "crypto" or "clear"?' c counters
 row "ambiguous abbreviation show co"		1 '~ambiguous keyword "co"; did you mean "counters" or "conn"?' show co
-row "missing keyword"				1 '~incomplete command; expected "preserve-vpn-flows", "reclassify-vpn", "tcpmss" or "tcp-state-bypass"' connection
+row "missing keyword"				1 '~incomplete command; expected "preserve-vpn-flows", "reclassify-vpn", "label-vpn-flows", "tcpmss" or "tcp-state-bypass"' connection
 row "missing tcpmss value"			1 '~incomplete command; expected "minimum", "auto", "tunneled-only" or a number (0 or 48-65535)' connection tcpmss
 row "missing tcpmss minimum value"		1 '~incomplete command; expected a number (0 or 48-65535)' connection tcpmss minimum
 row "missing timeout value"			1 '~incomplete command; expected H:MM:SS or SECONDS' timeout preserve-vpn-flows

@@ -5,6 +5,7 @@
  *   [no] connection preserve-vpn-flows
  *   [no] connection preserve-vpn-flows fast-resume
  *   [no] connection reclassify-vpn
+ *   [no] connection label-vpn-flows
  *   connection tcpmss N | no connection tcpmss
  *   connection tcpmss minimum N | no connection tcpmss minimum
  *   [no] connection tcpmss auto
@@ -106,6 +107,10 @@ static const struct opt_desc opt_desc[VPNFLOW_A_OPTIONS_MAX + 1] = {
 		"crypto ipsec fragmentation",
 		"fragmentation", OPT_WORD, VPNFLOW_FRAGMENTATION_AFTER_ENCRYPTION,
 	},
+	[VPNFLOW_A_OPTIONS_LABEL_VPN_FLOWS] = {
+		"sysopt connection label-vpn-flows",
+		"label_vpn_flows", OPT_BOOL, 0,
+	},
 };
 
 /* @attr's word for @v, or its number (from a newer module) in @buf. */
@@ -140,6 +145,7 @@ static const int opt_order[] = {
 	VPNFLOW_A_OPTIONS_TCPMSS_AUTO,
 	VPNFLOW_A_OPTIONS_TCPMSS_TUNNELED_ONLY,
 	VPNFLOW_A_OPTIONS_PRESERVE_TIMEOUT,
+	VPNFLOW_A_OPTIONS_LABEL_VPN_FLOWS,
 	VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MARK,
 	VPNFLOW_A_OPTIONS_DF_BIT,
 	VPNFLOW_A_OPTIONS_FRAGMENTATION,
@@ -355,6 +361,11 @@ static int do_reclassify(struct vs *vs, int argc, char **argv)
 	return opt_flag(vs, argc, argv, VPNFLOW_A_OPTIONS_RECLASSIFY_VPN);
 }
 
+static int do_label(struct vs *vs, int argc, char **argv)
+{
+	return opt_flag(vs, argc, argv, VPNFLOW_A_OPTIONS_LABEL_VPN_FLOWS);
+}
+
 static int do_tcpmss_auto(struct vs *vs, int argc, char **argv)
 {
 	return opt_flag(vs, argc, argv, VPNFLOW_A_OPTIONS_TCPMSS_AUTO);
@@ -390,6 +401,7 @@ const struct kw connection_kw[] = {
 	{ .name = "preserve-vpn-flows", .fn = do_preserve,
 	  .flags = KW_NO, .sub = preserve_kw },
 	{ .name = "reclassify-vpn", .fn = do_reclassify, .flags = KW_NO },
+	{ .name = "label-vpn-flows", .fn = do_label, .flags = KW_NO },
 	{ .name = "tcpmss", .fn = do_tcpmss,
 	  .flags = KW_NO, .sub = tcpmss_kw, .arg = MSS_HELP },
 	{ .name = "tcp-state-bypass", .flags = KW_NO, .sub = bypass_kw },

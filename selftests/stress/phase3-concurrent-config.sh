@@ -68,6 +68,7 @@ p3()
 	no sysopt connection tcpmss auto
 	no sysopt connection tcpmss tunneled-only
 	timeout preserve-vpn-flows 1:00:00
+	no sysopt connection label-vpn-flows
 	no sysopt connection tcp-state-bypass mark
 	crypto ipsec df-bit copy-df
 	crypto ipsec fragmentation after-encryption

@@ -105,6 +105,7 @@ void fuzz_check_opts(const struct vs_opts *o)
 		case VPNFLOW_A_OPTIONS_TCPMSS_AUTO:
 		case VPNFLOW_A_OPTIONS_TCPMSS_TUNNELED_ONLY:
 		case VPNFLOW_A_OPTIONS_FAST_RESUME:
+		case VPNFLOW_A_OPTIONS_LABEL_VPN_FLOWS:
 			if (v > 1)
 				fuzz_fail("option %d: flag value %u", attr, v);
 			break;

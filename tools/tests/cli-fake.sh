@@ -267,8 +267,9 @@ conf all.conf "# every option, some twice: the last line wins" \
 	"" "connection tcpmss 1200  # not 1300" "timeout preserve-vpn-flows 1:30:00" \
 	"connection preserve-vpn-flows fast-resume" "crypto ipsec df-bit set-df" \
 	"crypto ipsec df-bit clear-df" "sysopt connection tcp-state-bypass mark 0x100" \
-	"connection tcp-state-bypass mark 0x20/0x30" "crypto ipsec fragmentation before-encryption"
-all_req='cmd=2 flags=0x5 preserve-vpn-flows=1 reclassify-vpn=0 tcpmss=1200 tcpmss-minimum=400 tcpmss-auto=1 preserve-timeout=5400 fast-resume=1 df-bit=1 tcp-state-bypass-mark=32 tcp-state-bypass-mask=48 fragmentation=1'
+	"connection tcp-state-bypass mark 0x20/0x30" "crypto ipsec fragmentation before-encryption" \
+	"connection label-vpn-flows"
+all_req='cmd=2 flags=0x5 preserve-vpn-flows=1 reclassify-vpn=0 tcpmss=1200 tcpmss-minimum=400 tcpmss-auto=1 preserve-timeout=5400 fast-resume=1 df-bit=1 tcp-state-bypass-mark=32 tcp-state-bypass-mask=48 fragmentation=1 label-vpn-flows=1'
 all_run='sysopt connection tcpmss 1200
 sysopt connection tcpmss minimum 400
 no sysopt connection reclassify-vpn
@@ -277,6 +278,7 @@ sysopt connection preserve-vpn-flows fast-resume
 sysopt connection tcpmss auto
 no sysopt connection tcpmss tunneled-only
 timeout preserve-vpn-flows 1:30:00
+sysopt connection label-vpn-flows
 sysopt connection tcp-state-bypass mark 0x20/0x30
 crypto ipsec df-bit clear-df
 crypto ipsec fragmentation before-encryption'

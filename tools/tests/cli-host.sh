@@ -135,7 +135,7 @@ case_ "caret points at the bad word"	1 $'  connection presrve\n             ^' c
 case_ "ambiguous abbreviation"		1 'ambiguous keyword "s"; did you mean "sysopt" or "show"?' s run
 case_ "ambiguous abbreviation after no"	1 'unknown keyword "run"' no s run
 case_ "incomplete command lists keywords" 1 'incomplete command; expected "running-config", "counters", "vpn-context", "conn" or "asp"' show
-case_ "incomplete connection"		1 'expected "preserve-vpn-flows", "reclassify-vpn", "tcpmss" or "tcp-state-bypass"' connection
+case_ "incomplete connection"		1 'expected "preserve-vpn-flows", "reclassify-vpn", "label-vpn-flows", "tcpmss" or "tcp-state-bypass"' connection
 case_ "incomplete tcpmss"		1 'expected "minimum", "auto", "tunneled-only" or a number (0 or 48-65535)' connection tcpmss
 case_ "missing tcpmss minimum value"	1 'incomplete command; expected a number (0 or 48-65535)' connection tcpmss minimum
 case_ "missing timeout value"		1 'expected H:MM:SS or SECONDS' timeout preserve-vpn-flows

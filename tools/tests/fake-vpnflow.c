@@ -245,7 +245,7 @@ static void getfamily(const struct mnl_socket *sk, const struct nlmsghdr *req)
 
 /* Options: the twelve this fake module has (a real one may have more). */
 
-#define FAKE_OPTS_MAX	VPNFLOW_A_OPTIONS_FRAGMENTATION
+#define FAKE_OPTS_MAX	VPNFLOW_A_OPTIONS_LABEL_VPN_FLOWS
 
 static const char *const opt_names[FAKE_OPTS_MAX + 1] = {
 	[VPNFLOW_A_OPTIONS_PRESERVE_VPN_FLOWS]	= "preserve-vpn-flows",
@@ -260,6 +260,7 @@ static const char *const opt_names[FAKE_OPTS_MAX + 1] = {
 	[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MARK] = "tcp-state-bypass-mark",
 	[VPNFLOW_A_OPTIONS_TCP_STATE_BYPASS_MASK] = "tcp-state-bypass-mask",
 	[VPNFLOW_A_OPTIONS_FRAGMENTATION]	= "fragmentation",
+	[VPNFLOW_A_OPTIONS_LABEL_VPN_FLOWS]	= "label-vpn-flows",
 };
 
 static int opt_is_u8(int attr)
@@ -270,7 +271,8 @@ static int opt_is_u8(int attr)
 	       attr == VPNFLOW_A_OPTIONS_TCPMSS_TUNNELED_ONLY ||
 	       attr == VPNFLOW_A_OPTIONS_FAST_RESUME ||
 	       attr == VPNFLOW_A_OPTIONS_DF_BIT ||
-	       attr == VPNFLOW_A_OPTIONS_FRAGMENTATION;
+	       attr == VPNFLOW_A_OPTIONS_FRAGMENTATION ||
+	       attr == VPNFLOW_A_OPTIONS_LABEL_VPN_FLOWS;
 }
 
 /* VPNFLOW_FAKE_STATE, or NULL if unset or empty. */
@@ -315,7 +317,8 @@ static void opts_save(const uint32_t *o)
 	if (!f)
 		return;
 	for (attr = 1; attr <= FAKE_OPTS_MAX; attr++)
-		fprintf(f, "%d %u\n", attr, o[attr]);
+		if (opt_names[attr])
+			fprintf(f, "%d %u\n", attr, o[attr]);
 	fclose(f);
 }
 
@@ -328,6 +331,8 @@ static void options_get(const struct mnl_socket *sk, const struct nlmsghdr *req)
 
 	opts_load(o);
 	for (attr = 1; attr <= FAKE_OPTS_MAX; attr++) {
+		if (!opt_names[attr])	/* if-options: not faked */
+			continue;
 		if (opt_is_u8(attr))
 			mnl_attr_put_u8(nlh, attr, o[attr]);
 		else
@@ -365,7 +370,7 @@ static void options_set(const struct mnl_socket *sk, const struct nlmsghdr *req)
 	}
 	mnl_attr_for_each_nested(a, nest) {
 		attr = mnl_attr_get_type(a);
-		if (attr < 1 || attr > FAKE_OPTS_MAX) {	/* as the policy */
+		if (attr < 1 || attr > FAKE_OPTS_MAX || !opt_names[attr]) {	/* as the policy */
 			ack_ext(sk, req, EINVAL, "Unknown attribute type",
 				offset_of(req, a));
 			return;

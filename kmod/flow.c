@@ -21,6 +21,7 @@
 #include "params.h"
 #include "tunnel.h"
 #include "vpnflow.h"
+#include "work.h"
 
 /*
  * A flow is a conntrack entry whose packets were encrypted by, or
@@ -341,6 +342,72 @@ untracked:
 	/* Once per flow: its first packet, before conntrack confirms it. */
 	if (!nf_ct_is_confirmed(ct))
 		atomic64_inc(&vn->cnt.flows_untracked);
+}
+
+/*
+ * Adoption: @ct, a confirmed TCP entry, carries the tunneled label but no
+ * flow tracks it (conntrackd brought it from the gateway that was active,
+ * or it is older than the module), and its packet is about to leave
+ * outside any tunnel. Take it as a flow preserved from now on, on its
+ * family's adoption tunnel: a key without addresses, which no SA has, so
+ * it never comes up. The first packet a tunnel-mode SA carries moves the
+ * flow to that SA's tunnel and resumes it (vpnflow_flow_track()); if none
+ * does within the preserve timeout, it expires as any preserved flow.
+ * Softirq, under RCU. True if @ct's flow is now preserved: the packet is
+ * to be dropped.
+ */
+bool vpnflow_flow_adopt(struct vpnflow_net *vn, struct nf_conn *ct,
+			enum ip_conntrack_dir dir, const struct sk_buff *skb)
+{
+	struct vpnflow_tunnel_key k = { .family = nf_ct_l3num(ct) };
+	struct vpnflow_tunnel *t;
+	struct vpnflow_flow *f;
+
+	/* No eviction for it: a flow to adopt is no more worth than a held one. */
+	if (!vpnflow_flow_slot(vn))
+		return false;
+	f = kzalloc(sizeof(*f), GFP_ATOMIC);
+	if (!f) {
+		atomic_dec(&vn->nflows);
+		return false;
+	}
+	f->ct = ct;
+	f->proto = nf_ct_protonum(ct);
+	f->start = jiffies;
+	f->state = VPNFLOW_FLOW_STATE_PRESERVED;
+	f->preserved_at = f->start;
+	f->deadline = vpnflow_deadline(f, READ_ONCE(vn->opts.preserve_timeout));
+	f->resume_delay = VPNFLOW_RESUME_DELAY_NONE;
+	/* Where it came in; where it goes out is the SA's route, seen at resume. */
+	f->ifindex_in[dir] = skb->skb_iif;
+	INIT_LIST_HEAD(&f->tnode);
+	INIT_LIST_HEAD(&f->pnode);
+
+	spin_lock_bh(&vn->tlock);
+	t = vpnflow_tunnel_get_or_create(vn, &k, GFP_ATOMIC);
+	if (!t || rhashtable_lookup_insert_fast(&vn->flows, &f->rnode, vpnflow_flow_params)) {
+		/* No memory, or another CPU tracked or adopted it first. */
+		spin_unlock_bh(&vn->tlock);
+		kfree(f);
+		atomic_dec(&vn->nflows);
+		f = vpnflow_flow_lookup(vn, ct);
+		return f && READ_ONCE(f->state) == VPNFLOW_FLOW_STATE_PRESERVED;
+	}
+	nf_conntrack_get(&ct->ct_general);
+	vpnflow_flow_link(vn, f, t);
+	list_add_tail(&f->pnode, &vn->preserved);
+	atomic_inc(&vn->npreserved);
+	WRITE_ONCE(ct->timeout, f->deadline);
+	spin_unlock_bh(&vn->tlock);
+
+	atomic64_inc(&vn->cnt.flows_adopted);
+	atomic64_inc(&vn->cnt.flows_preserved);
+	vpnflow_labels_set(vn, ct, true);
+	if (vpnflow_nl_listening(vn))
+		vpnflow_nl_flow_event(vn, f, VPNFLOW_EVENT_TYPE_PRESERVED, GFP_ATOMIC);
+	/* The hold hooks are registered in process context, by the reconcile. */
+	vpnflow_work_kick(vn);
+	return true;
 }
 
 static const char *vpnflow_ifname(struct net *net, int ifindex, char *buf)

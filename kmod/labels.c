@@ -51,6 +51,13 @@ void vpnflow_labels_release(struct vpnflow_net *vn)
 	vn->labels_held = false;
 }
 
+bool vpnflow_labels_tunneled(const struct nf_conn *ct)
+{
+	struct nf_conn_labels *labels = nf_ct_labels_find(ct);
+
+	return labels && test_bit(VPNFLOW_CT_LABEL_TUNNELED, labels->bits);
+}
+
 void vpnflow_labels_set(const struct vpnflow_net *vn, struct nf_conn *ct, bool preserved)
 {
 	/* Built as the extension's own unsigned longs: nft and xt use bit ops on them. */

@@ -18,5 +18,13 @@ int vpnflow_labels_sync(struct vpnflow_net *vn, bool on);
 void vpnflow_labels_release(struct vpnflow_net *vn);
 /* The flow of @ct is tunneled, and preserved or not; any context. */
 void vpnflow_labels_set(const struct vpnflow_net *vn, struct nf_conn *ct, bool preserved);
+/* Does @ct carry the tunneled label (set here, or where conntrackd got it)? */
+bool vpnflow_labels_tunneled(const struct nf_conn *ct);
+
+/* Entries labelled tunneled that no flow tracks are adopted (flow.c). */
+static inline bool vpnflow_adopt_on(const struct vpnflow_net *vn)
+{
+	return READ_ONCE(vn->opts.label_vpn_flows) && READ_ONCE(vn->opts.preserve_vpn_flows);
+}
 
 #endif /* _VPNFLOW_LABELS_H */

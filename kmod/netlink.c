@@ -281,6 +281,7 @@ static atomic64_t *vpnflow_counter(struct vpnflow_net *vn, int attr)
 	case VPNFLOW_A_COUNTERS_PREFRAG_PACKETS: return &c->prefrag_packets;
 	case VPNFLOW_A_COUNTERS_PREFRAG_FRAGMENTS: return &c->prefrag_fragments;
 	case VPNFLOW_A_COUNTERS_PREFRAG_FAILURES: return &c->prefrag_failures;
+	case VPNFLOW_A_COUNTERS_FLOWS_ADOPTED: return &c->flows_adopted;
 	}
 	return NULL;
 }

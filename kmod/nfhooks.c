@@ -18,6 +18,7 @@
 #include "frag.h"
 #include "flow.h"
 #include "hint.h"
+#include "labels.h"
 #include "mss.h"
 #include "nfhooks.h"
 #include "reclassify.h"
@@ -26,7 +27,8 @@
 #include "vpnflow.h"
 
 /*
- * IPv4 and IPv6, registered when the namespace's first tunnel shows up:
+ * IPv4 and IPv6, registered when the namespace's first tunnel shows up
+ * (or label-vpn-flows and preserve-vpn-flows are on: entries to adopt):
  *  - hold (PRE_ROUTING and LOCAL_OUT, right after conntrack; registered
  *    only while flows are preserved): conntrack has just rewritten the
  *    timeout of a preserved flow's entry (e.g. to max_retrans or
@@ -37,7 +39,9 @@
  *    preserved flow's packet that is not protected is dropped instead of
  *    leaving in cleartext (or being NATed), and so is an active flow's in
  *    a direction that left encrypted, with preserve-vpn-flows on (its
- *    tunnel's outbound policy is gone or going). A new entry outside
+ *    tunnel's outbound policy is gone or going), and an untracked entry
+ *    labelled tunneled is adopted as a preserved flow (label-vpn-flows,
+ *    flow.c) rather than leave. A new entry outside
  *    any tunnel is offered to reclassify-vpn, which records it if it falls
  *    in the selectors of a tunnel it has armed.
  *  - forward (FORWARD, before the filter tables): a forwarded packet
@@ -129,6 +133,24 @@ static bool vpnflow_flow_held(const struct vpnflow_net *vn, const struct vpnflow
 		vpnflow_flow_unsealed(vn, f, ctinfo));
 }
 
+/*
+ * A packet leaving by @out outside any tunnel, of an entry no flow
+ * tracks: is it a tunneled flow to adopt (vpnflow_flow_adopt()), and so
+ * to drop? Only the own packets (not ICMP errors) of a confirmed TCP entry
+ * with the tunneled label, while label-vpn-flows and preserve-vpn-flows
+ * are on.
+ */
+static bool vpnflow_adopted(struct vpnflow_net *vn, struct nf_conn *ct,
+			    enum ip_conntrack_info ctinfo, const struct sk_buff *skb,
+			    const struct net_device *out)
+{
+	return out && !vpnflow_dev_is_tunnel(out) && vpnflow_adopt_on(vn) &&
+	       ctinfo != IP_CT_RELATED && ctinfo != IP_CT_RELATED_REPLY &&
+	       nf_ct_is_confirmed(ct) && nf_ct_protonum(ct) == IPPROTO_TCP &&
+	       vpnflow_labels_tunneled(ct) &&
+	       vpnflow_flow_adopt(vn, ct, CTINFO2DIR(ctinfo), skb);
+}
+
 static unsigned int vpnflow_nf_track(void *priv, struct sk_buff *skb,
 				     const struct nf_hook_state *state)
 {
@@ -150,7 +172,7 @@ static unsigned int vpnflow_nf_track(void *priv, struct sk_buff *skb,
 	 * flow's packet may leave unprotected or reclassify-vpn is armed.
 	 */
 	if (!x && !atomic_read(&vn->npreserved) && !READ_ONCE(vn->narmed) &&
-	    !vpnflow_may_leak(vn, ct))
+	    !vpnflow_may_leak(vn, ct) && !vpnflow_adopt_on(vn))
 		return NF_ACCEPT;
 	f = atomic_read(&vn->nflows) ? vpnflow_flow_lookup(vn, ct) : NULL;
 	if (f)
@@ -160,6 +182,10 @@ static unsigned int vpnflow_nf_track(void *priv, struct sk_buff *skb,
 		/* Keep the flow, not the packet: no cleartext, no NAT. */
 		atomic64_inc(&vn->cnt.pkts_dropped);
 		vpnflow_hint_dropped(vn, f, ct, ctinfo, skb, state);
+		return NF_DROP;
+	}
+	if (!x && !f && vpnflow_adopted(vn, ct, ctinfo, skb, state->out)) {
+		atomic64_inc(&vn->cnt.pkts_dropped);
 		return NF_DROP;
 	}
 	/*
@@ -203,7 +229,7 @@ static unsigned int vpnflow_nf_forward(void *priv, struct sk_buff *skb,
 	struct vpnflow_flow *f;
 	struct nf_conn *ct;
 
-	if (atomic_read(&vn->npreserved) || vpnflow_may_leak_net(vn)) {
+	if (atomic_read(&vn->npreserved) || vpnflow_may_leak_net(vn) || vpnflow_adopt_on(vn)) {
 		ct = nf_ct_get(skb, &ctinfo);
 		if (ct && !nf_ct_is_template(ct) && nf_ct_is_confirmed(ct)) {
 			x = vpnflow_skb_out_state(skb) ?: vpnflow_skb_in_state(skb);
@@ -211,6 +237,10 @@ static unsigned int vpnflow_nf_forward(void *priv, struct sk_buff *skb,
 			if (vpnflow_flow_held(vn, f, ctinfo, NULL, state->out)) {
 				atomic64_inc(&vn->cnt.pkts_dropped);
 				vpnflow_hint_dropped(vn, f, ct, ctinfo, skb, state);
+				return NF_DROP;
+			}
+			if (!x && !f && vpnflow_adopted(vn, ct, ctinfo, skb, state->out)) {
+				atomic64_inc(&vn->cnt.pkts_dropped);
 				return NF_DROP;
 			}
 		}

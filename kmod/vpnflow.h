@@ -63,6 +63,7 @@ struct vpnflow_counters {
 	atomic64_t prefrag_packets;	/* fragmented before encryption */
 	atomic64_t prefrag_fragments;	/* the fragments they became */
 	atomic64_t prefrag_failures;	/* could not be: encrypted whole */
+	atomic64_t flows_adopted;	/* labelled tunneled, taken as preserved */
 };
 
 /**

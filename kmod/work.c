@@ -12,6 +12,7 @@
 #include <linux/workqueue.h>
 
 #include "flow.h"
+#include "labels.h"
 #include "nfhooks.h"
 #include "reclassify.h"
 #include "route.h"
@@ -169,9 +170,15 @@ static noinline void vpnflow_reconcile(struct vpnflow_net *vn)
 	if (!vpnflow_tunnel_sync_sas(vn, &routed))
 		return;
 
-	/* Hooks are needed from the first tunnel on. */
-	if (vpnflow_tunnels_exist(vn))
+	/*
+	 * Hooks are needed from the first tunnel on, or to adopt labelled
+	 * entries before there is any; the hold hooks while flows are
+	 * preserved (adoption preserves flows in softirq).
+	 */
+	if (vpnflow_tunnels_exist(vn) || vpnflow_adopt_on(vn))
 		vpnflow_nf_enable(vn);
+	if (atomic_read(&vn->npreserved))
+		vpnflow_nf_hold_enable(vn);
 	/* Route changes matter from the first route-based tunnel on. */
 	if (routed)
 		vpnflow_route_watch(vn);

@@ -26,16 +26,7 @@ TCPSTREAM=$VPNFLOW_TOP/selftests/tools/tcpstream.py
 tmp=$(mktemp -d)
 defer rm -rf "$tmp"
 
-# The names: conntrack(8) reads /etc/xtables/connlabel.conf, nft
-# /etc/connlabel.conf (the guest's /etc is a scratch copy).
-mkdir -p /etc/xtables
-for f in /etc/xtables/connlabel.conf /etc/connlabel.conf; do
-	[ ! -e "$f" ] || cp "$f" "$tmp/$(basename "$(dirname "$f")").saved"
-	printf '%s\n' "126 vpnflow-tunneled" "127 vpnflow-preserved" >"$f"
-done
-defer sh -c "rm -f /etc/xtables/connlabel.conf /etc/connlabel.conf
-	[ ! -e $tmp/xtables.saved ] || cp $tmp/xtables.saved /etc/xtables/connlabel.conf
-	[ ! -e $tmp/etc.saved ] || cp $tmp/etc.saved /etc/connlabel.conf"
+vpnflow_connlabels "$tmp"
 
 gw_pair || ktap_skip_all "cannot create the namespaces"
 vpnflow_load || ktap_skip_all "cannot load the module"

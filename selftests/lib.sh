@@ -168,6 +168,24 @@ vpnflow_unload()
 	rmmod vpnflow_preserve
 }
 
+# vpnflow_connlabels DIR: name the module's conntrack label bits in
+# /etc/xtables/connlabel.conf (conntrack) and /etc/connlabel.conf (nft);
+# each file is put back as it was at the end (DIR keeps the old ones).
+vpnflow_connlabels()
+{
+	local f
+	mkdir -p /etc/xtables
+	for f in /etc/xtables/connlabel.conf /etc/connlabel.conf; do
+		if [ -e "$f" ]; then
+			cp "$f" "$1/${f//\//_}"
+			defer cp "$1/${f//\//_}" "$f"
+		else
+			defer rm -f "$f"
+		fi
+		printf '%s\n' "126 vpnflow-tunneled" "127 vpnflow-preserved" >"$f"
+	done
+}
+
 # Tests need root and the VM (this module is never loaded on the host).
 require_vm()
 {

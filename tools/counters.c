@@ -50,6 +50,7 @@ static const struct ctr_desc ctr_desc[VPNFLOW_A_COUNTERS_MAX + 1] = {
 	CTR(PREFRAG_PACKETS,	"prefrag-packets",	"prefrag_packets",	U64),
 	CTR(PREFRAG_FRAGMENTS,	"prefrag-fragments",	"prefrag_fragments",	U64),
 	CTR(PREFRAG_FAILURES,	"prefrag-failures",	"prefrag_failures",	U64),
+	CTR(FLOWS_ADOPTED,	"flows-adopted",	"flows_adopted",	U64),
 };
 
 struct ctrs {

@@ -16,6 +16,7 @@
 
 #include "compat/nf_conntrack.h"
 #include "flow.h"
+#include "labels.h"
 #include "netlink.h"
 #include "reclassify.h"
 #include "route.h"
@@ -167,11 +168,18 @@ static bool vpnflow_sel_match(const struct xfrm_selector *sel,
 			   vpnflow_port_in(t->dst.u.all, sel->sport, sel->sport_mask)));
 }
 
-/* @ct is one of our flows (inside a tunnel, or preserved): never touched. */
+/*
+ * @ct is one of our flows (inside a tunnel, or preserved), or labelled
+ * tunneled (label-vpn-flows): a flow that went through a tunnel here or
+ * on the gateway conntrackd replicated it from, not one created outside
+ * one. Never touched.
+ */
 static bool vpnflow_reclass_tracked(struct vpnflow_reclass *r, const struct nf_conn *ct)
 {
 	bool tracked;
 
+	if (READ_ONCE(r->vn->opts.label_vpn_flows) && vpnflow_labels_tunneled(ct))
+		return true;
 	rcu_read_lock();
 	tracked = vpnflow_flow_lookup(r->vn, ct);
 	rcu_read_unlock();

@@ -120,8 +120,8 @@ check: deps
 check-host: deps
 	selftests/vm/check.sh -H
 
-# The long selftests `make check` leaves out (stress.sh, preserve_events.sh:
-# about 10 minutes under TCG), on Debian 12's kernel.
+# The long selftests `make check` leaves out (stress.sh, preserve_events.sh,
+# failover.sh: about 15 minutes under TCG), on Debian 12's kernel.
 check-long: deps
 	selftests/vm/check.sh -L
 

@@ -24,6 +24,7 @@ pkgs="build-essential make gcc pkg-config python3 python3-yaml libmnl-dev
       libnss3-tools libnss3 libnspr4 libevent-core-2.1-7 libevent-pthreads-2.1-7 libldns3
       libunbound8 libcurl3-nss libldap-2.5-0 libaudit1 libcap-ng0 libpam0g libsystemd0
       iproute2 iptables nftables conntrack tcpdump socat iperf3 netcat-openbsd
+      keepalived conntrackd
       procps psmisc util-linux xz-utils iputils-ping python3
       debhelper dh-dkms bash-completion lintian"
 [ "${1:-}" != debug ] || pkgs="$pkgs bc bison flex libelf-dev libssl-dev"
@@ -60,6 +61,7 @@ why()
 		echo "libreswan's pluto (ike_setups.sh; selftests/vm/libreswan.sh extracts it)" ;;
 	iproute2|iptables|nftables|conntrack|tcpdump|socat|iperf3|netcat-openbsd|iputils-ping)
 		echo "the selftests' gateways, firewalls and traffic" ;;
+	keepalived|conntrackd) echo "the failover selftest's VRRP and conntrack sync (failover.sh)" ;;
 	bc|bison|flex|libelf-dev|libssl-dev) echo "building the debug kernel (make check-debug)" ;;
 	*) echo "the selftests' tools" ;;
 	esac

@@ -13,10 +13,10 @@ step=0
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 
-# The long selftests `make check` leaves out (about 10 minutes of its 6.1
+# The long selftests `make check` leaves out (about 15 minutes of its 6.1
 # run under TCG); `make check-long` runs them, check-kernels and
-# check-debug include them.
-long_tests=(selftests/stress.sh selftests/preserve_events.sh)
+# check-debug include them. adopt.sh is failover.sh's part in make check.
+long_tests=(selftests/stress.sh selftests/preserve_events.sh selftests/failover.sh)
 
 # all_tests: every selftests/*.sh but the libraries, one a line.
 all_tests() { ls selftests/*.sh | grep -v '/lib[^/]*\.sh$'; }

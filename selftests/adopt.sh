@@ -33,29 +33,15 @@ defer rm -rf "$tmp"
 vpnflow_connlabels "$tmp"
 
 gw_pair || ktap_skip_all "cannot create the namespaces"
-ip netns exec "$gwb" nft -f - <<-'NFT' || ktap_skip_all "nft cannot count by secpath"
-table inet leak {
-	counter clear { }
-	chain pre {
-		type filter hook prerouting priority raw; policy accept;
-		iifname "wan0" ip saddr 198.51.100.0/26 ip daddr 198.51.100.64/26 meta secpath missing counter name clear
-	}
-}
-NFT
-leaks()
-{
-	ip netns exec "$gwb" nft -j list counter inet leak clear |
-		python3 -c 'import json, sys
-print([o["counter"]["packets"] for o in json.load(sys.stdin)["nftables"] if "counter" in o][0])'
-}
+pair_leak_counter || ktap_skip_all "nft cannot count by secpath"
 V() { local ns=$1; shift; "$VPNSYSOPT" -n "$ns" "$@"; }
 entry() { ip netns exec "$gwa" conntrack -L -o labels -p tcp --dport "$1" 2>/dev/null | grep "dport=$1"; }
 progress() { cat "$tmp/sink.progress" 2>/dev/null || echo 0; }
 progress_ge() { [ "$(progress)" -ge "$1" ]; }
 moves() { local p; p=$(progress); busywait 30000 progress_ge $((p + 4000)); }
-more_leaks() { [ "$(leaks)" -gt "$1" ]; }
+more_leaks() { [ "$(pair_leaks)" -gt "$1" ]; }
 # no_leak_for MS: gwb's cleartext counter stays where it is for MS.
-no_leak_for() { local l0; l0=$(leaks); ! busywait "$1" more_leaks "$l0"; }
+no_leak_for() { local l0; l0=$(pair_leaks); ! busywait "$1" more_leaks "$l0"; }
 tunnel_up() { pair_sas "$gwa" add && pair_pols "$gwa" add $A_LAN $B_LAN; }
 tunnel_gone() { pair_pols "$gwa" del $A_LAN $B_LAN; pair_sas "$gwa" del; }
 
@@ -82,9 +68,9 @@ ktap_check "the stream's entry on gwa is labelled vpnflow-tunneled" \
 # --- 1. older than the module ---
 tunnel_gone
 vpnflow_unload
-l0=$(leaks)
+l0=$(pair_leaks)
 ktap_check "stock Linux (module unloaded, SAs gone): the stream leaks in cleartext" busywait 20000 more_leaks "$l0"
-ktap_info "stock: $(( $(leaks) - l0 )) cleartext packets at gwb so far"
+ktap_info "stock: $(( $(pair_leaks) - l0 )) cleartext packets at gwb so far"
 load label_vpn_flows=1 preserve_vpn_flows=1
 adopted() { vpnflow_counter_ge "$gwa" flows_adopted "$1"; }
 ktap_check "module loaded again: gwa adopts the labelled entry" busywait 20000 adopted 1
@@ -121,11 +107,11 @@ ip netns exec "$gwa" conntrack -I -p tcp -s 198.51.100.2 -d $SERVER --sport "$po
 cat "$tmp/ins.err" | sed 's/^/# conntrack -I: /'
 ktap_check "the entry is back through ctnetlink, labelled vpnflow-tunneled" \
 	sh -c "ip netns exec $gwa conntrack -L -o labels -p tcp --sport $port2 --dport 5001 2>/dev/null | grep -q 'labels=vpnflow-tunneled'"
-l1=$(leaks)
+l1=$(pair_leaks)
 ip -n "$gwa" link set lan0 up
 ktap_check "LAN back: gwa adopts the committed entry" busywait 30000 adopted $((a0 + 1))
 ktap_check "adopted: no cleartext packet reaches gwb (5 s)" no_leak_for 5000
-ktap_info "2: cleartext at gwb since the LAN came back: $(( $(leaks) - l1 ))"
+ktap_info "2: cleartext at gwb since the LAN came back: $(( $(pair_leaks) - l1 ))"
 tunnel_up
 # Stream 1, preserved as a tracked flow meanwhile, resumes too.
 ktap_check "SAs back: the committed flow resumes (with stream 1)" resumed $((r0 + 2))

@@ -100,3 +100,26 @@ pair_pols()
 		fi
 	done | ip -n "$ns" -batch -
 }
+
+# pair_leak_counter: gwb counts what reaches it from site A for site B
+# without a secpath (a cleartext leak of gwa's), in its raw PREROUTING.
+pair_leak_counter()
+{
+	ip netns exec "$gwb" nft -f - <<-'NFT'
+	table inet leak {
+		counter clear { }
+		chain pre {
+			type filter hook prerouting priority raw; policy accept;
+			iifname "wan0" ip saddr 198.51.100.0/26 ip daddr 198.51.100.64/26 meta secpath missing counter name clear
+		}
+	}
+	NFT
+}
+
+# pair_leaks: that count, in packets.
+pair_leaks()
+{
+	ip netns exec "$gwb" nft -j list counter inet leak clear |
+		python3 -c 'import json, sys
+print([o["counter"]["packets"] for o in json.load(sys.stdin)["nftables"] if "counter" in o][0])'
+}

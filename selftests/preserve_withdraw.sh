@@ -31,21 +31,7 @@ tmp=$(mktemp -d)
 defer rm -rf "$tmp"
 
 gw_pair || ktap_skip_all "cannot create the namespaces"
-ip netns exec "$gwb" nft -f - <<-'NFT' || ktap_skip_all "nft cannot count by secpath"
-table inet leak {
-	counter clear { }
-	chain pre {
-		type filter hook prerouting priority raw; policy accept;
-		iifname "wan0" ip saddr 198.51.100.0/26 ip daddr 198.51.100.64/26 meta secpath missing counter name clear
-	}
-}
-NFT
-leaks()
-{
-	ip netns exec "$gwb" nft -j list counter inet leak clear |
-		python3 -c 'import json, sys
-print([o["counter"]["packets"] for o in json.load(sys.stdin)["nftables"] if "counter" in o][0])'
-}
+pair_leak_counter || ktap_skip_all "nft cannot count by secpath"
 progress() { cat "$tmp/sink.progress" 2>/dev/null || echo 0; }
 progress_ge() { [ "$(progress)" -ge "$1" ]; }
 # moves: the stream carries at least 4 kB more from now on (30 s).
@@ -69,14 +55,14 @@ ip netns exec "$client" python3 "$TCPSTREAM" source $SERVER 5001 1 8000 "$tmp/st
 src=$!
 defer kill $src
 busywait 20000 progress_ge 16000
-l0=$(leaks)
+l0=$(pair_leaks)
 ktap_info "stream up: $(progress) bytes at the server, $l0 cleartext packets at gwb"
 
 # --- the out policy goes, the SAs stay: the tunnel is up but withdrawn ---
 pair_pols "$gwa" del $A_LAN $B_LAN
 ktap_check "policies withdrawn, SAs kept: gwa holds the flow's packets" dropped_more
-ktap_info "withdrawn: $(leaks) cleartext packets at gwb, pkts-dropped $(vpnflow_counter "$gwa" pkts_dropped)"
-ktap_check "policies withdrawn: no cleartext packet reaches gwb" sh -c "[ $(leaks) = $l0 ]"
+ktap_info "withdrawn: $(pair_leaks) cleartext packets at gwb, pkts-dropped $(vpnflow_counter "$gwa" pkts_dropped)"
+ktap_check "policies withdrawn: no cleartext packet reaches gwb" sh -c "[ $(pair_leaks) = $l0 ]"
 ctx | sed 's/^/# gwa: /'
 ktap_check "policies withdrawn: the tunnel is still up, nothing preserved" \
 	sh -c "[ $(vpnflow_counter "$gwa" tunnels_down) = 0 ] && [ $(vpnflow_counter "$gwa" flows_preserved) = 0 ]"
@@ -89,19 +75,19 @@ dropped_more
 pair_sas "$gwa" del
 ktap_check "policies then SAs removed: the flow is preserved" busywait 10000 vpnflow_counter_ge "$gwa" flows_preserved 1
 dropped_more
-ktap_check "tunnel down: no cleartext packet reaches gwb" sh -c "[ $(leaks) = $l0 ]"
+ktap_check "tunnel down: no cleartext packet reaches gwb" sh -c "[ $(pair_leaks) = $l0 ]"
 pair_sas "$gwa" add && pair_pols "$gwa" add $A_LAN $B_LAN
 resumes() { busywait 40000 vpnflow_counter_ge "$gwa" flows_resumed 1 && moves; }
 ktap_check "SAs then policies back: the flow resumes and moves on" resumes
 
 # --- control: with preserve-vpn-flows off the same withdrawal leaks ---
 "$VPNSYSOPT" -n "$gwa" no connection preserve-vpn-flows
-l1=$(leaks)
+l1=$(pair_leaks)
 pair_pols "$gwa" del $A_LAN $B_LAN
-leaked() { [ "$(leaks)" -gt "$l1" ]; }
+leaked() { [ "$(pair_leaks)" -gt "$l1" ]; }
 ktap_check "preserve off: the withdrawn flow leaks in cleartext (the counter sees it)" \
 	busywait 20000 leaked
-ktap_info "off: $(( $(leaks) - l1 )) cleartext packets at gwb"
+ktap_info "off: $(( $(pair_leaks) - l1 )) cleartext packets at gwb"
 pair_pols "$gwa" add $A_LAN $B_LAN
 "$VPNSYSOPT" -n "$gwa" connection preserve-vpn-flows
 

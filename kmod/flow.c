@@ -270,6 +270,28 @@ static bool vpnflow_flow_slot(struct vpnflow_net *vn)
 }
 
 /*
+ * A new flow of @ct in @state, unlinked, whose place vpnflow_flow_slot()
+ * has taken; NULL without memory, the place given back. Softirq.
+ */
+static struct vpnflow_flow *vpnflow_flow_new(struct vpnflow_net *vn, struct nf_conn *ct,
+					     u8 state)
+{
+	struct vpnflow_flow *f = kzalloc(sizeof(*f), GFP_ATOMIC);
+
+	if (!f) {
+		atomic_dec(&vn->nflows);
+		return NULL;
+	}
+	f->ct = ct;
+	f->proto = nf_ct_protonum(ct);
+	f->start = jiffies;
+	f->state = state;
+	INIT_LIST_HEAD(&f->tnode);
+	INIT_LIST_HEAD(&f->pnode);
+	return f;
+}
+
+/*
  * The data path saw a packet of @ct protected by tunnel-mode SA @x (about
  * to be encrypted by it if @sealed, else decrypted by it): track the flow,
  * move it to @x's tunnel if it was elsewhere, and resume it if it was
@@ -308,17 +330,9 @@ unlock:
 	/* At max_flows, a preserved flow may make room (once). */
 	if (!vpnflow_flow_slot(vn) && (!vpnflow_flow_evict(vn) || !vpnflow_flow_slot(vn)))
 		goto untracked;
-	f = kzalloc(sizeof(*f), GFP_ATOMIC);
-	if (!f) {
-		atomic_dec(&vn->nflows);
+	f = vpnflow_flow_new(vn, ct, VPNFLOW_FLOW_STATE_ACTIVE);
+	if (!f)
 		goto untracked;
-	}
-	f->ct = ct;
-	f->proto = nf_ct_protonum(ct);
-	f->start = jiffies;
-	f->state = VPNFLOW_FLOW_STATE_ACTIVE;
-	INIT_LIST_HEAD(&f->tnode);
-	INIT_LIST_HEAD(&f->pnode);
 	vpnflow_flow_note_dev(f, dir, sealed, skb, out);
 
 	spin_lock_bh(&vn->tlock);
@@ -366,22 +380,14 @@ bool vpnflow_flow_adopt(struct vpnflow_net *vn, struct nf_conn *ct,
 	/* No eviction for it: a flow to adopt is no more worth than a held one. */
 	if (!vpnflow_flow_slot(vn))
 		return false;
-	f = kzalloc(sizeof(*f), GFP_ATOMIC);
-	if (!f) {
-		atomic_dec(&vn->nflows);
+	f = vpnflow_flow_new(vn, ct, VPNFLOW_FLOW_STATE_PRESERVED);
+	if (!f)
 		return false;
-	}
-	f->ct = ct;
-	f->proto = nf_ct_protonum(ct);
-	f->start = jiffies;
-	f->state = VPNFLOW_FLOW_STATE_PRESERVED;
 	f->preserved_at = f->start;
 	f->deadline = vpnflow_deadline(f, READ_ONCE(vn->opts.preserve_timeout));
 	f->resume_delay = VPNFLOW_RESUME_DELAY_NONE;
 	/* Where it came in; where it goes out is the SA's route, seen at resume. */
 	f->ifindex_in[dir] = skb->skb_iif;
-	INIT_LIST_HEAD(&f->tnode);
-	INIT_LIST_HEAD(&f->pnode);
 
 	spin_lock_bh(&vn->tlock);
 	t = vpnflow_tunnel_get_or_create(vn, &k, GFP_ATOMIC);

@@ -367,11 +367,13 @@ untracked:
  * it never comes up. The first packet a tunnel-mode SA carries moves the
  * flow to that SA's tunnel and resumes it (vpnflow_flow_track()); if none
  * does within the preserve timeout, it expires as any preserved flow.
- * Softirq, under RCU. True if @ct's flow is now preserved: the packet is
- * to be dropped.
+ * Softirq, under RCU. Return: @ct's flow if it is now preserved (the
+ * packet is to be dropped), else NULL.
  */
-bool vpnflow_flow_adopt(struct vpnflow_net *vn, struct nf_conn *ct,
-			enum ip_conntrack_dir dir, const struct sk_buff *skb)
+struct vpnflow_flow *vpnflow_flow_adopt(struct vpnflow_net *vn,
+					struct nf_conn *ct,
+					enum ip_conntrack_dir dir,
+					const struct sk_buff *skb)
 {
 	struct vpnflow_tunnel_key k = { .family = nf_ct_l3num(ct) };
 	struct vpnflow_tunnel *t;
@@ -379,10 +381,10 @@ bool vpnflow_flow_adopt(struct vpnflow_net *vn, struct nf_conn *ct,
 
 	/* No eviction for it: a flow to adopt is no more worth than a held one. */
 	if (!vpnflow_flow_slot(vn))
-		return false;
+		return NULL;
 	f = vpnflow_flow_new(vn, ct, VPNFLOW_FLOW_STATE_PRESERVED);
 	if (!f)
-		return false;
+		return NULL;
 	f->preserved_at = f->start;
 	f->deadline = vpnflow_deadline(f, READ_ONCE(vn->opts.preserve_timeout));
 	f->resume_delay = VPNFLOW_RESUME_DELAY_NONE;
@@ -397,7 +399,7 @@ bool vpnflow_flow_adopt(struct vpnflow_net *vn, struct nf_conn *ct,
 		kfree(f);
 		atomic_dec(&vn->nflows);
 		f = vpnflow_flow_lookup(vn, ct);
-		return f && READ_ONCE(f->state) == VPNFLOW_FLOW_STATE_PRESERVED;
+		return f && READ_ONCE(f->state) == VPNFLOW_FLOW_STATE_PRESERVED ? f : NULL;
 	}
 	nf_conntrack_get(&ct->ct_general);
 	vpnflow_flow_link(vn, f, t);
@@ -413,7 +415,7 @@ bool vpnflow_flow_adopt(struct vpnflow_net *vn, struct nf_conn *ct,
 		vpnflow_nl_flow_event(vn, f, VPNFLOW_EVENT_TYPE_PRESERVED, GFP_ATOMIC);
 	/* The hold hooks are registered in process context, by the reconcile. */
 	vpnflow_work_kick(vn);
-	return true;
+	return f;
 }
 
 static const char *vpnflow_ifname(struct net *net, int ifindex, char *buf)

@@ -94,8 +94,9 @@ void vpnflow_flow_track(struct vpnflow_net *vn, struct nf_conn *ct,
 			enum ip_conntrack_dir dir, const struct xfrm_state *x,
 			bool sealed, const struct sk_buff *skb,
 			const struct net_device *out);
-bool vpnflow_flow_adopt(struct vpnflow_net *vn, struct nf_conn *ct,
-			enum ip_conntrack_dir dir, const struct sk_buff *skb);
+struct vpnflow_flow *vpnflow_flow_adopt(struct vpnflow_net *vn, struct nf_conn *ct,
+					enum ip_conntrack_dir dir,
+					const struct sk_buff *skb);
 void vpnflow_flows_tunnel_down(struct vpnflow_net *vn, struct vpnflow_tunnel *t);
 void vpnflow_flows_gc(struct vpnflow_net *vn);
 

@@ -8,7 +8,8 @@
 # ways such an entry reaches a gateway, on gwa:
 #   1. it is older than the module: the module is unloaded while gwa's
 #      SAs are gone (stock Linux: the stream leaks in cleartext), then
-#      loaded again with label_vpn_flows=1 preserve_vpn_flows=1;
+#      loaded again with label_vpn_flows=1 preserve_vpn_flows=1 (and
+#      fast_resume=1: the adopting drop hints the client);
 #   2. conntrackd commits it on a gateway that takes over: gwa forgets the
 #      stream (its LAN down, SAs gone, the entry deleted) and the entry is
 #      created again through ctnetlink with the label, as conntrackd
@@ -25,7 +26,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-pair.sh"
 pair_require
 command -v nft >/dev/null || ktap_skip_all "needs nft(8)"
-ktap_plan 14
+ktap_plan 15
 
 TCPSTREAM=$VPNFLOW_TOP/selftests/tools/tcpstream.py
 tmp=$(mktemp -d)
@@ -71,9 +72,14 @@ vpnflow_unload
 l0=$(pair_leaks)
 ktap_check "stock Linux (module unloaded, SAs gone): the stream leaks in cleartext" busywait 20000 more_leaks "$l0"
 ktap_info "stock: $(( $(pair_leaks) - l0 )) cleartext packets at gwb so far"
-load label_vpn_flows=1 preserve_vpn_flows=1
+load label_vpn_flows=1 preserve_vpn_flows=1 fast_resume=1
 adopted() { vpnflow_counter_ge "$gwa" flows_adopted "$1"; }
 ktap_check "module loaded again: gwa adopts the labelled entry" busywait 20000 adopted 1
+# The packet that adopts is the flow's first drop: fast-resume's burst
+# goes with it, not with the client's next (backed-off) retransmission.
+h=$(vpnflow_counter "$gwa" icmp_hints)
+ktap_check "fast-resume: the adopting drop hints the client at once (icmp-hints $h >= 15)" \
+	[ "$h" -ge 15 ]
 ktap_check "adopted: no cleartext packet reaches gwb (5 s)" no_leak_for 5000
 V "$gwa" show conn preserved | sed 's/^/# gwa: /'
 ktap_check "show conn preserved lists it" sh -c "'$VPNSYSOPT' -n $gwa show conn preserved | grep -q '/5001,'"

@@ -27,7 +27,7 @@ VERSION := $(shell cat $(CURDIR)/VERSION)
 MODDIR  := $(DESTDIR)/lib/modules/$(KVER)/updates
 
 .PHONY: all module tools install uninstall dkms-src dkms-install dkms-remove clean regen \
-	check check-long check-kernels check-gateway check-setups check-resume check-debug check-host check-spec style sparse deps demo bench bench-doc \
+	check check-long check-failover check-kernels check-gateway check-setups check-resume check-debug check-host check-spec style sparse deps demo bench bench-doc \
 	deb
 
 all: module tools
@@ -124,6 +124,11 @@ check-host: deps
 # failover.sh: about 15 minutes under TCG), on Debian 12's kernel.
 check-long: deps
 	selftests/vm/check.sh -L
+
+# The gateway failover alone (selftests/failover.sh, also in check-long):
+# keepalived and conntrackd, vpnflow against stock Linux.
+check-failover: deps
+	selftests/vm/check.sh selftests/failover.sh
 
 # The whole suite on every kernel of selftests/vm/kernels.sh but Debian
 # 12's (Debian 11, 12 with 6.12, 13, 13's backports, unstable), or on

@@ -372,6 +372,7 @@ sh_case "make install"			0 "" \
 sh_case "unit runs the installed vpnsysopt" 0 "ExecStart=/usr/sbin/vpnsysopt -f /etc/vpnsysopt.conf" 'cat "$unit"'
 sh_case "unit leaves loading the module to vpnsysopt" 0 "modprobe lines: 0" 'echo "modprobe lines: $(grep -c modprobe "$unit")"'
 sh_case "unit is ordered before strongSwan" 0 "Before=strongswan.service strongswan-starter.service" 'cat "$unit"'
+sh_case "unit is ordered before conntrackd and keepalived" 0 "Before=conntrackd.service keepalived.service" 'cat "$unit"'
 sh_case "unit only runs with /etc/vpnsysopt.conf" 0 "ConditionPathExists=/etc/vpnsysopt.conf" 'cat "$unit"'
 sh_case "unit has no placeholder left"	0 "placeholders: 0" 'echo "placeholders: $(grep -c @ "$unit")"'
 need=systemd-analyze

@@ -134,24 +134,30 @@ static bool vpnflow_flow_held(const struct vpnflow_net *vn, const struct vpnflow
 }
 
 /*
- * A packet leaving by @out outside any tunnel, of an entry no flow
- * tracks: is it a tunneled flow to adopt (vpnflow_flow_adopt()), and so
- * to drop? Only the own packets (not ICMP errors) of a confirmed TCP entry
- * with the tunneled label, while label-vpn-flows and preserve-vpn-flows
- * are on. Return: the flow now preserved, or NULL.
+ * A packet leaving outside any tunnel, of an entry no flow tracks: is it
+ * a tunneled flow to adopt (vpnflow_flow_adopt())? Only the own packets
+ * (not ICMP errors) of a confirmed TCP entry with the tunneled label,
+ * while label-vpn-flows and preserve-vpn-flows are on. Return: true if
+ * the flow was adopted; the packet is then to be dropped, and is counted
+ * and hinted as a held flow's first drop.
  */
-static struct vpnflow_flow *vpnflow_adopted(struct vpnflow_net *vn,
-					    struct nf_conn *ct,
-					    enum ip_conntrack_info ctinfo,
-					    const struct sk_buff *skb,
-					    const struct net_device *out)
+static bool vpnflow_adopted(struct vpnflow_net *vn, struct nf_conn *ct,
+			    enum ip_conntrack_info ctinfo, struct sk_buff *skb,
+			    const struct nf_hook_state *state)
 {
-	if (!out || vpnflow_dev_is_tunnel(out) || !vpnflow_adopt_on(vn) ||
+	struct vpnflow_flow *f;
+
+	if (!state->out || vpnflow_dev_is_tunnel(state->out) || !vpnflow_adopt_on(vn) ||
 	    ctinfo == IP_CT_RELATED || ctinfo == IP_CT_RELATED_REPLY ||
 	    !nf_ct_is_confirmed(ct) || nf_ct_protonum(ct) != IPPROTO_TCP ||
 	    !vpnflow_labels_tunneled(ct))
-		return NULL;
-	return vpnflow_flow_adopt(vn, ct, CTINFO2DIR(ctinfo), skb);
+		return false;
+	f = vpnflow_flow_adopt(vn, ct, CTINFO2DIR(ctinfo), skb);
+	if (!f)
+		return false;
+	atomic64_inc(&vn->cnt.pkts_dropped);
+	vpnflow_hint_dropped(vn, f, ct, ctinfo, skb, state);
+	return true;
 }
 
 static unsigned int vpnflow_nf_track(void *priv, struct sk_buff *skb,
@@ -187,15 +193,8 @@ static unsigned int vpnflow_nf_track(void *priv, struct sk_buff *skb,
 		vpnflow_hint_dropped(vn, f, ct, ctinfo, skb, state);
 		return NF_DROP;
 	}
-	if (!x && !f) {
-		/* Adopted: held from this packet on, fast-resume's hints too. */
-		f = vpnflow_adopted(vn, ct, ctinfo, skb, state->out);
-		if (f) {
-			atomic64_inc(&vn->cnt.pkts_dropped);
-			vpnflow_hint_dropped(vn, f, ct, ctinfo, skb, state);
-			return NF_DROP;
-		}
-	}
+	if (!x && !f && vpnflow_adopted(vn, ct, ctinfo, skb, state))
+		return NF_DROP;
 	/*
 	 * The lock is only taken for news: new flow, resume, tunnel change,
 	 * first packet out in this direction (LOCAL_IN has no out device).
@@ -247,15 +246,8 @@ static unsigned int vpnflow_nf_forward(void *priv, struct sk_buff *skb,
 				vpnflow_hint_dropped(vn, f, ct, ctinfo, skb, state);
 				return NF_DROP;
 			}
-			if (!x && !f) {
-				/* Just adopted: held as above. */
-				f = vpnflow_adopted(vn, ct, ctinfo, skb, state->out);
-				if (f) {
-					atomic64_inc(&vn->cnt.pkts_dropped);
-					vpnflow_hint_dropped(vn, f, ct, ctinfo, skb, state);
-					return NF_DROP;
-				}
-			}
+			if (!x && !f && vpnflow_adopted(vn, ct, ctinfo, skb, state))
+				return NF_DROP;
 		}
 	}
 	return vpnflow_mss_clamp(vn, skb, state);

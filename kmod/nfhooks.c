@@ -134,12 +134,26 @@ static bool vpnflow_flow_held(const struct vpnflow_net *vn, const struct vpnflow
 }
 
 /*
+ * Drop a held flow's packet (keep the flow, not the packet: no cleartext,
+ * no NAT): counted, and answered by fast-resume's hints.
+ */
+static unsigned int vpnflow_drop_held(struct vpnflow_net *vn, struct vpnflow_flow *f,
+				      const struct nf_conn *ct,
+				      enum ip_conntrack_info ctinfo, struct sk_buff *skb,
+				      const struct nf_hook_state *state)
+{
+	atomic64_inc(&vn->cnt.pkts_dropped);
+	vpnflow_hint_dropped(vn, f, ct, ctinfo, skb, state);
+	return NF_DROP;
+}
+
+/*
  * A packet leaving outside any tunnel, of an entry no flow tracks: is it
  * a tunneled flow to adopt (vpnflow_flow_adopt())? Only the own packets
  * (not ICMP errors) of a confirmed TCP entry with the tunneled label,
  * while label-vpn-flows and preserve-vpn-flows are on. Return: true if
  * the flow was adopted; the packet is then to be dropped, and is counted
- * and hinted as a held flow's first drop.
+ * and hinted as a held flow's first drop (vpnflow_drop_held()).
  */
 static bool vpnflow_adopted(struct vpnflow_net *vn, struct nf_conn *ct,
 			    enum ip_conntrack_info ctinfo, struct sk_buff *skb,
@@ -155,8 +169,7 @@ static bool vpnflow_adopted(struct vpnflow_net *vn, struct nf_conn *ct,
 	f = vpnflow_flow_adopt(vn, ct, CTINFO2DIR(ctinfo), skb);
 	if (!f)
 		return false;
-	atomic64_inc(&vn->cnt.pkts_dropped);
-	vpnflow_hint_dropped(vn, f, ct, ctinfo, skb, state);
+	vpnflow_drop_held(vn, f, ct, ctinfo, skb, state);
 	return true;
 }
 
@@ -187,12 +200,8 @@ static unsigned int vpnflow_nf_track(void *priv, struct sk_buff *skb,
 	if (f)
 		t = READ_ONCE(f->tun);	/* RCU keeps it valid */
 
-	if (vpnflow_flow_held(vn, f, ctinfo, x, state->out)) {
-		/* Keep the flow, not the packet: no cleartext, no NAT. */
-		atomic64_inc(&vn->cnt.pkts_dropped);
-		vpnflow_hint_dropped(vn, f, ct, ctinfo, skb, state);
-		return NF_DROP;
-	}
+	if (vpnflow_flow_held(vn, f, ctinfo, x, state->out))
+		return vpnflow_drop_held(vn, f, ct, ctinfo, skb, state);
 	if (!x && !f && vpnflow_adopted(vn, ct, ctinfo, skb, state))
 		return NF_DROP;
 	/*
@@ -241,11 +250,8 @@ static unsigned int vpnflow_nf_forward(void *priv, struct sk_buff *skb,
 		if (ct && !nf_ct_is_template(ct) && nf_ct_is_confirmed(ct)) {
 			x = vpnflow_skb_out_state(skb) ?: vpnflow_skb_in_state(skb);
 			f = x ? NULL : vpnflow_flow_lookup(vn, ct);
-			if (vpnflow_flow_held(vn, f, ctinfo, NULL, state->out)) {
-				atomic64_inc(&vn->cnt.pkts_dropped);
-				vpnflow_hint_dropped(vn, f, ct, ctinfo, skb, state);
-				return NF_DROP;
-			}
+			if (vpnflow_flow_held(vn, f, ctinfo, NULL, state->out))
+				return vpnflow_drop_held(vn, f, ct, ctinfo, skb, state);
 			if (!x && !f && vpnflow_adopted(vn, ct, ctinfo, skb, state))
 				return NF_DROP;
 		}

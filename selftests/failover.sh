@@ -129,8 +129,7 @@ rig()
 	NFT
 }
 
-wan_count() { ip netns exec "$wan" nft -j list counter bridge w "$1" | python3 -c 'import json, sys
-print([o["counter"]["packets"] for o in json.load(sys.stdin)["nftables"] if "counter" in o][0])'; }
+wan_count() { nft_packets "$wan" bridge w "$1"; }
 
 # ha NAME PRIO SYNC_ME SYNC_PEER: keepalived and conntrackd of gwhoN.
 ha()

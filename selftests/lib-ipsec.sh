@@ -106,13 +106,7 @@ wan_leaks() { wan_counter a2b b2a; }
 wan_natted() { wan_counter nat; }
 
 # wan_counter NAME...: the sum of the WAN router's leak counters NAME...
-wan_counter()
-{
-	ip netns exec "$wan" nft -j list counters table inet leak |
-		python3 -c 'import json, sys
-print(sum(o["counter"]["packets"] for o in json.load(sys.stdin)["nftables"]
-	  if "counter" in o and o["counter"]["name"] in sys.argv[1:]))' "$@"
-}
+wan_counter() { nft_packets "$wan" inet leak "$@"; }
 
 # wan_outage on|off: the WAN router drops everything between the gateways.
 wan_outage()

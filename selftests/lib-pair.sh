@@ -117,9 +117,4 @@ pair_leak_counter()
 }
 
 # pair_leaks: that count, in packets.
-pair_leaks()
-{
-	ip netns exec "$gwb" nft -j list counter inet leak clear |
-		python3 -c 'import json, sys
-print([o["counter"]["packets"] for o in json.load(sys.stdin)["nftables"] if "counter" in o][0])'
-}
+pair_leaks() { nft_packets "$gwb" inet leak clear; }

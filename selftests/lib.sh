@@ -221,6 +221,18 @@ json_get()
 # names: flows, flows_held, sa_events...), read now; as json_get.
 vpnflow_counter() { vpnflow_field "$1" "$2" show counters; }
 
+# nft_packets NETNS FAMILY TABLE NAME...: the packets the named counters
+# NAME... of NETNS's nft table FAMILY TABLE have counted, summed.
+nft_packets()
+{
+	local ns=$1 fam=$2 table=$3
+	shift 3
+	ip netns exec "$ns" nft -j list counters table "$fam" "$table" |
+		python3 -c 'import json, sys
+print(sum(o["counter"]["packets"] for o in json.load(sys.stdin)["nftables"]
+	  if "counter" in o and o["counter"]["name"] in sys.argv[1:]))' "$@"
+}
+
 # vpnflow_field NETNS NAME ARGS...: one member of what the show command
 # ARGS prints with -j in NETNS (vpnflow_field "$ns" tcpmss show
 # running-config all); as json_get.
